@@ -1,0 +1,22 @@
+//! `stratus`: the one binary. Flags live in `flags.rs`; each subcommand in `cmd/`.
+//!
+//! Exit codes: 0 success; 1 the command ran and found a problem (invalid SDL, failed
+//! transaction); 2 usage, I/O or connection errors.
+
+mod cmd;
+mod flags;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = flags::Cli::parse();
+    match cmd::run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}
