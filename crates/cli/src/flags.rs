@@ -20,6 +20,24 @@ pub enum Command {
     /// Check SDL files and print what they produce.
     #[command(subcommand)]
     Sdl(SdlCommand),
+    /// Benchmarks (throughput figures for the README and issue notes).
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Parse, validate, build and hash SDL files repeatedly; prints files_per_s=<n> last.
+    Sdl(BenchSdl),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchSdl {
+    /// Minimum measuring time in seconds.
+    #[arg(long, default_value_t = 3.0)]
+    pub seconds: f64,
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -3,6 +3,9 @@
 //! Exit codes: 0 success; 1 the command ran and found a problem (invalid SDL, failed
 //! transaction); 2 usage, I/O or connection errors.
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod cmd;
 mod flags;
 

@@ -15,7 +15,7 @@ use stratus_types::manifest::{
 };
 use stratus_types::resources::{Endpoint, EndpointKind};
 
-use crate::diag::{Pos, Sink, join};
+use crate::diag::{Pos, Sink};
 use crate::model::{self, Model, SdlVersion};
 
 /// Where a resource unit came from, to point diagnostics at the SDL.
@@ -68,10 +68,8 @@ pub(crate) fn build(version: SdlVersion, m: &Model, sink: &mut Sink) -> Built {
                 bound: BTreeMap::new(),
                 tee: None,
             });
-            let svc_path = join("services", svc_name);
-
             if let Some(params) = svc.params.as_ref().filter(|p| !p.tee.is_empty()) {
-                let tee_path = join(&svc_path, "params.tee");
+                let tee_path = format!("services.{svc_name}.params.tee");
                 if params.tee != "cpu" && params.tee != "cpu-gpu" {
                     sink.error(
                         params.tee_pos,
@@ -105,7 +103,7 @@ pub(crate) fn build(version: SdlVersion, m: &Model, sink: &mut Sink) -> Built {
                 }
             }
 
-            let expose = manifest_exposes(svc, &svc_path, &sequence, sink);
+            let expose = manifest_exposes(svc, svc_name, &sequence, sink);
             let endpoints: Vec<Endpoint> = expose.iter().flat_map(expose_endpoints).collect();
             let mut svc_resources = resources.to_resources();
             svc_resources.endpoints = endpoints.clone();
@@ -192,26 +190,28 @@ fn endpoint_sequence_numbers(m: &Model) -> BTreeMap<String, u32> {
 
 fn manifest_exposes(
     svc: &model::Service,
-    svc_path: &str,
+    svc_name: &str,
     sequence: &BTreeMap<String, u32>,
     sink: &mut Sink,
 ) -> Vec<ServiceExpose> {
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(svc.expose.len());
     for (i, e) in svc.expose.iter().enumerate() {
-        let path = format!("{svc_path}.expose[{i}]");
-        let proto = match e.proto.to_ascii_uppercase().as_str() {
-            "" | "TCP" => Protocol::Tcp,
-            "UDP" => Protocol::Udp,
-            _ => {
-                sink.error(
-                    e.proto_pos,
-                    &join(&path, "proto"),
-                    format!("unsupported service protocol {:?}: use tcp or udp", e.proto),
-                );
-                Protocol::Tcp
-            }
+        // Paths are formatted only when something is wrong: this loop is hot.
+        let path = |field: &str| format!("services.{svc_name}.expose[{i}].{field}");
+        let proto = if e.proto.is_empty() || e.proto.eq_ignore_ascii_case("tcp") {
+            Protocol::Tcp
+        } else if e.proto.eq_ignore_ascii_case("udp") {
+            Protocol::Udp
+        } else {
+            sink.error(
+                e.proto_pos,
+                path("proto"),
+                format!("unsupported service protocol {:?}: use tcp or udp", e.proto),
+            );
+            Protocol::Tcp
         };
-        let http_options = manifest_http_options(&e.http_options, &join(&path, "http_options"), sink);
+        let http_options =
+            manifest_http_options(&e.http_options, &|field| path(&format!("http_options.{field}")), sink);
         let base = ServiceExpose {
             port: e.port,
             external_port: e.external_port,
@@ -273,7 +273,7 @@ pub(crate) fn expose_endpoints(e: &ServiceExpose) -> Vec<Endpoint> {
 
 const NEXT_CASES: &[&str] = &["error", "timeout", "500", "502", "503", "504", "403", "404", "429", "off"];
 
-fn manifest_http_options(h: &model::HttpOptions, path: &str, sink: &mut Sink) -> HttpOptions {
+fn manifest_http_options(h: &model::HttpOptions, path: &dyn Fn(&str) -> String, sink: &mut Sink) -> HttpOptions {
     let mut out = HttpOptions {
         max_body_size: if h.max_body_size == 0 { 1_048_576 } else { h.max_body_size },
         read_timeout: if h.read_timeout == 0 { 60_000 } else { h.read_timeout },
@@ -287,7 +287,7 @@ fn manifest_http_options(h: &model::HttpOptions, path: &str, sink: &mut Sink) ->
         },
         proxy_buffer_size: h.proxy_buffer_size,
     };
-    let mut fail = |field: &str, message: String| sink.error(h.pos, &join(path, field), message);
+    let mut fail = |field: &str, message: String| sink.error(h.pos, path(field), message);
     if out.max_body_size > 104_857_600 {
         fail("max_body_size", format!("{} is above the limit of 104857600 bytes (100 MiB)", out.max_body_size));
     }

@@ -7,29 +7,33 @@
 //! - `null` leaves a field at its zero value; null items of a sequence are dropped;
 //! - unknown keys are ignored (we warn), duplicate keys are errors, `<<` merges mappings.
 
-use crate::diag::{Pos, Sink, suggest};
+use crate::diag::{Path, Pos, Sink, suggest};
 use crate::gocompat::{Resolved, resolve_plain};
-use crate::yaml::{Doc, Kind, NodeId};
+use crate::yaml::{Doc, Kind, NodeId, Scalar};
 
 /// Bound on node visits including alias expansion (yaml.v3 refuses "excessive aliasing" too).
 pub const MAX_VISITS: u64 = 1_000_000;
 
-pub(crate) struct Decoder<'d> {
-    doc: &'d Doc,
+/// Deepest chain of `<<` merges followed (a merge of a mapping that merges itself is a cycle).
+const MAX_MERGE_DEPTH: usize = 32;
+
+pub(crate) struct Decoder<'d, 'a> {
+    doc: &'d Doc<'a>,
     pub sink: Sink,
     visits: u64,
     exhausted: bool,
+    merge_depth: usize,
 }
 
 /// One key of a mapping, after merges.
-#[derive(Clone, Debug)]
-pub(crate) struct Entry {
-    pub key: String,
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Entry<'d> {
+    pub key: &'d str,
     pub key_pos: Pos,
     pub value: NodeId,
 }
 
-impl Entry {
+impl Entry<'_> {
     /// The value, reported at its key (`deploy.yaml:14:9` points at `port:`).
     pub fn slot(&self) -> Slot {
         Slot { id: self.value, pos: self.key_pos }
@@ -45,23 +49,36 @@ pub(crate) struct Slot {
 
 /// The known keys of a struct-like mapping.
 #[derive(Debug, Default)]
-pub(crate) struct Fields {
-    entries: Vec<Entry>,
+pub(crate) struct Fields<'d> {
+    entries: Vec<Entry<'d>>,
 }
 
-impl Fields {
+impl Fields<'_> {
     pub fn get(&self, key: &str) -> Option<Slot> {
         self.entries.iter().find(|e| e.key == key).map(Entry::slot)
     }
 }
 
-impl<'d> Decoder<'d> {
-    pub fn new(doc: &'d Doc) -> Decoder<'d> {
-        Decoder { doc, sink: Sink::default(), visits: 0, exhausted: false }
+fn is_null_scalar(s: &Scalar<'_>) -> bool {
+    match &s.tag {
+        // The untagged case is hot; these are exactly the spellings yaml.v3 resolves to null.
+        None => s.plain && matches!(s.value.as_ref(), "" | "~" | "null" | "Null" | "NULL"),
+        Some(tag) => s.plain && resolve_plain(&s.value, Some(tag)) == Resolved::Null,
+    }
+}
+
+impl<'d, 'a> Decoder<'d, 'a> {
+    pub fn new(doc: &'d Doc<'a>) -> Decoder<'d, 'a> {
+        Decoder { doc, sink: Sink::default(), visits: 0, exhausted: false, merge_depth: 0 }
     }
 
     pub fn pos(&self, id: NodeId) -> Pos {
         self.doc.node(id).pos
+    }
+
+    /// A slot for a node reported at its own position (list items, documents).
+    pub fn slot(&self, id: NodeId) -> Slot {
+        Slot { id, pos: self.pos(id) }
     }
 
     /// Follows aliases to the node they name, counting work against [`MAX_VISITS`].
@@ -73,7 +90,7 @@ impl<'d> Decoder<'d> {
                 self.sink.error(
                     self.pos(id),
                     "",
-                    "document expands to too many nodes through anchors and aliases (more than 1000000); refusing it",
+                    format!("document expands to too many nodes through anchors and aliases (more than {MAX_VISITS}); refusing it"),
                 );
             }
             return None;
@@ -89,15 +106,19 @@ impl<'d> Decoder<'d> {
         Some(id)
     }
 
+    /// The node after following aliases, borrowed from the document (not from `self`).
+    fn kind(&mut self, id: NodeId) -> Option<(NodeId, &'d Kind<'a>)> {
+        let id = self.deref(id)?;
+        let doc = self.doc;
+        Some((id, &doc.node(id).kind))
+    }
+
     pub fn is_map(&mut self, id: NodeId) -> bool {
-        self.deref(id).is_some_and(|id| matches!(self.doc.node(id).kind, Kind::Map(_)))
+        matches!(self.kind(id), Some((_, Kind::Map(_))))
     }
 
     pub fn is_null(&mut self, id: NodeId) -> bool {
-        match self.deref(id).map(|id| &self.doc.node(id).kind) {
-            Some(Kind::Scalar(s)) => s.plain && resolve_plain(&s.value, s.tag.as_deref()) == Resolved::Null,
-            _ => false,
-        }
+        matches!(self.kind(id), Some((_, Kind::Scalar(s))) if is_null_scalar(s))
     }
 
     fn describe(&self, id: NodeId) -> String {
@@ -110,60 +131,49 @@ impl<'d> Decoder<'d> {
         }
     }
 
-    /// A slot for a node reported at its own position (list items, documents).
-    pub fn slot(&self, id: NodeId) -> Slot {
-        Slot { id, pos: self.pos(id) }
-    }
-
-    fn type_error(&mut self, id: NodeId, at: Pos, path: &str, expected: &str) {
+    fn type_error(&mut self, id: NodeId, at: Pos, path: &Path<'_>, expected: &str) {
         let found = self.describe(id);
         self.sink.error(at, path, format!("expected {expected}, found {found}"));
     }
 
     /// What a Go custom unmarshaler sees as `node.Value`: the scalar's text, `""` for a list or
     /// mapping; `None` for null (Go does not call the unmarshaler for null).
-    pub fn raw_text(&mut self, slot: Slot) -> Option<String> {
-        let id = self.deref(slot.id)?;
-        match &self.doc.node(id).kind {
-            Kind::Scalar(s) => {
-                if s.plain && resolve_plain(&s.value, s.tag.as_deref()) == Resolved::Null {
-                    None
-                } else {
-                    Some(s.value.clone())
-                }
-            }
-            _ => Some(String::new()),
+    pub fn raw_text(&mut self, slot: Slot) -> Option<&'d str> {
+        match self.kind(slot.id)? {
+            (_, Kind::Scalar(s)) if is_null_scalar(s) => None,
+            (_, Kind::Scalar(s)) => Some(&s.value),
+            _ => Some(""),
         }
     }
 
     /// A string field: the raw text of any scalar; `None` for null.
-    pub fn string(&mut self, slot: Slot, path: &str) -> Option<String> {
-        let (at, id) = (slot.pos, self.deref(slot.id)?);
-        match &self.doc.node(id).kind {
-            Kind::Scalar(s) => {
-                if s.plain && resolve_plain(&s.value, s.tag.as_deref()) == Resolved::Null {
-                    None
-                } else {
-                    Some(s.value.clone())
-                }
-            }
-            _ => {
-                self.type_error(id, at, path, "a string");
+    pub fn str(&mut self, slot: Slot, path: &Path<'_>) -> Option<&'d str> {
+        match self.kind(slot.id)? {
+            (_, Kind::Scalar(s)) if is_null_scalar(s) => None,
+            (_, Kind::Scalar(s)) => Some(&s.value),
+            (id, _) => {
+                self.type_error(id, slot.pos, path, "a string");
                 None
             }
         }
     }
 
+    /// [`Decoder::str`], owned.
+    pub fn string(&mut self, slot: Slot, path: &Path<'_>) -> Option<String> {
+        self.str(slot, path).map(str::to_string)
+    }
+
     /// An unsigned integer field of `bits` bits; `None` for null or on error.
-    pub fn uint(&mut self, slot: Slot, path: &str, bits: u32) -> Option<u64> {
-        let (at, id) = (slot.pos, self.deref(slot.id)?);
+    pub fn uint(&mut self, slot: Slot, path: &Path<'_>, bits: u32) -> Option<u64> {
+        let at = slot.pos;
         let max = if bits >= 64 { u64::MAX } else { (1u64 << bits) - 1 };
-        let Kind::Scalar(s) = &self.doc.node(id).kind else {
+        let (id, kind) = self.kind(slot.id)?;
+        let Kind::Scalar(s) = kind else {
             self.type_error(id, at, path, "a number");
             return None;
         };
-        let (value, quoted) = (s.value.clone(), !s.plain || s.tag.as_deref() == Some("!!str"));
-        if quoted {
+        let value: &str = &s.value;
+        if !s.plain || s.tag.as_deref() == Some("!!str") {
             self.sink.error(
                 at,
                 path,
@@ -171,18 +181,13 @@ impl<'d> Decoder<'d> {
             );
             return None;
         }
-        let out_of_range = |v: &str| format!("{v} is outside 0..={max}");
-        match resolve_plain(&value, s.tag.as_deref()) {
+        match resolve_plain(value, s.tag.as_deref()) {
             Resolved::Null => None,
             Resolved::Int(i) if (0..=i128::from(max)).contains(&i) => Some(i as u64),
-            Resolved::Int(_) => {
-                self.sink.error(at, path, out_of_range(&value));
-                None
-            }
             // Go converts floats by truncation (`port: 80.9` is 80).
             Resolved::Float(f) if f > -1.0 && f < (max as f64) + 1.0 => Some(f.max(0.0) as u64),
-            Resolved::Float(_) => {
-                self.sink.error(at, path, out_of_range(&value));
+            Resolved::Int(_) | Resolved::Float(_) => {
+                self.sink.error(at, path, format!("{value} is outside 0..={max}"));
                 None
             }
             _ => {
@@ -193,14 +198,14 @@ impl<'d> Decoder<'d> {
     }
 
     /// A bool field: `true`/`false`, and the YAML 1.1 words Go still accepts here.
-    pub fn boolean(&mut self, slot: Slot, path: &str) -> Option<bool> {
-        let (at, id) = (slot.pos, self.deref(slot.id)?);
-        let Kind::Scalar(s) = &self.doc.node(id).kind else {
-            self.type_error(id, at, path, "true or false");
+    pub fn boolean(&mut self, slot: Slot, path: &Path<'_>) -> Option<bool> {
+        let (id, kind) = self.kind(slot.id)?;
+        let Kind::Scalar(s) = kind else {
+            self.type_error(id, slot.pos, path, "true or false");
             return None;
         };
         let resolved = if s.plain { resolve_plain(&s.value, s.tag.as_deref()) } else { Resolved::Str };
-        let word = match s.value.as_str() {
+        let word = match s.value.as_ref() {
             "y" | "Y" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" => Some(true),
             "n" | "N" | "no" | "No" | "NO" | "off" | "Off" | "OFF" => Some(false),
             _ => None,
@@ -210,32 +215,31 @@ impl<'d> Decoder<'d> {
             (Resolved::Bool(b), _) => Some(b),
             (Resolved::Str, Some(b)) => Some(b),
             _ => {
-                self.type_error(id, at, path, "true or false");
+                self.type_error(id, slot.pos, path, "true or false");
                 None
             }
         }
     }
 
     /// A list: `None` for null, item ids otherwise (callers skip null items, as Go does).
-    pub fn seq(&mut self, slot: Slot, path: &str) -> Option<Vec<NodeId>> {
-        let (at, id) = (slot.pos, self.deref(slot.id)?);
-        match &self.doc.node(id).kind {
-            Kind::Seq(items) => Some(items.clone()),
-            Kind::Scalar(s) if s.plain && resolve_plain(&s.value, s.tag.as_deref()) == Resolved::Null => None,
-            _ => {
-                self.type_error(id, at, path, "a list");
+    pub fn seq(&mut self, slot: Slot, path: &Path<'_>) -> Option<&'d [NodeId]> {
+        match self.kind(slot.id)? {
+            (_, Kind::Seq(items)) => Some(items),
+            (_, Kind::Scalar(s)) if is_null_scalar(s) => None,
+            (id, _) => {
+                self.type_error(id, slot.pos, path, "a list");
                 None
             }
         }
     }
 
     /// A list of strings (`command`, `args`, `env`, `accept`): null items are dropped.
-    pub fn string_seq(&mut self, slot: Slot, path: &str) -> Option<Vec<String>> {
+    pub fn string_seq(&mut self, slot: Slot, path: &Path<'_>) -> Option<Vec<String>> {
         let items = self.seq(slot, path)?;
         let mut out = Vec::with_capacity(items.len());
-        for (i, item) in items.into_iter().enumerate() {
-            if let Some(s) = self.string(self.slot(item), &crate::diag::index(path, i)) {
-                out.push(s);
+        for (i, &item) in items.iter().enumerate() {
+            if let Some(s) = self.str(self.slot(item), &path.index(i)) {
+                out.push(s.to_string());
             }
         }
         Some(out)
@@ -243,76 +247,88 @@ impl<'d> Decoder<'d> {
 
     /// The entries of a mapping, with `<<` merges applied (explicit keys win, then earlier merge
     /// sources). `None` for null. Duplicate keys are errors; null keys are ignored.
-    pub fn entries(&mut self, slot: Slot, path: &str) -> Option<Vec<Entry>> {
-        let (at, id) = (slot.pos, self.deref(slot.id)?);
-        let pairs = match &self.doc.node(id).kind {
-            Kind::Map(pairs) => pairs.clone(),
-            Kind::Scalar(s) if s.plain && resolve_plain(&s.value, s.tag.as_deref()) == Resolved::Null => return None,
-            _ => {
-                self.type_error(id, at, path, "a mapping");
+    pub fn entries(&mut self, slot: Slot, path: &Path<'_>) -> Option<Vec<Entry<'d>>> {
+        let pairs = match self.kind(slot.id)? {
+            (_, Kind::Map(pairs)) => pairs,
+            (_, Kind::Scalar(s)) if is_null_scalar(s) => return None,
+            (id, _) => {
+                self.type_error(id, slot.pos, path, "a mapping");
                 return None;
             }
         };
-        let mut out: Vec<Entry> = Vec::with_capacity(pairs.len());
-        self.collect_entries(&pairs, path, &mut out, true);
+        let mut out = Vec::with_capacity(pairs.len());
+        self.collect_entries(pairs, path, &mut out, true);
         Some(out)
     }
 
     /// The raw key/value pairs of a mapping without merge processing or duplicate checks, for the
-    /// few places where Akash iterates the YAML node itself (top level, GPU).
-    pub fn raw_pairs(&mut self, slot: Slot, path: &str) -> Option<Vec<Entry>> {
-        let (at, id) = (slot.pos, self.deref(slot.id)?);
-        let pairs = match &self.doc.node(id).kind {
-            Kind::Map(pairs) => pairs.clone(),
-            Kind::Scalar(s) if s.plain && resolve_plain(&s.value, s.tag.as_deref()) == Resolved::Null => return None,
-            _ => {
-                self.type_error(id, at, path, "a mapping");
+    /// few places where Akash iterates the YAML node itself (top level).
+    pub fn raw_pairs(&mut self, slot: Slot, path: &Path<'_>) -> Option<Vec<Entry<'d>>> {
+        let pairs = match self.kind(slot.id)? {
+            (_, Kind::Map(pairs)) => pairs,
+            (_, Kind::Scalar(s)) if is_null_scalar(s) => return None,
+            (id, _) => {
+                self.type_error(id, slot.pos, path, "a mapping");
                 return None;
             }
         };
-        Some(pairs.into_iter().map(|(k, v)| Entry { key: self.key_text(k), key_pos: self.pos(k), value: v }).collect())
+        Some(pairs.iter().map(|&(k, v)| Entry { key: self.node_text(k), key_pos: self.pos(k), value: v }).collect())
     }
 
     /// A node's children as Go's `node.Content` lists them: a mapping's keys and values
     /// interleaved, a list's items, nothing for a scalar. Akash's hand-written unmarshalers
     /// (top level, CPU and GPU attributes) walk this list in pairs.
     pub fn content(&mut self, id: NodeId) -> Vec<NodeId> {
-        let Some(id) = self.deref(id) else { return Vec::new() };
-        match &self.doc.node(id).kind {
-            Kind::Map(pairs) => pairs.iter().flat_map(|&(k, v)| [k, v]).collect(),
-            Kind::Seq(items) => items.clone(),
+        match self.kind(id) {
+            Some((_, Kind::Map(pairs))) => pairs.iter().flat_map(|&(k, v)| [k, v]).collect(),
+            Some((_, Kind::Seq(items))) => items.clone(),
             _ => Vec::new(),
         }
     }
 
     /// Text of a node as Go's `node.Value` (aliases show their anchor name).
-    pub fn node_text(&self, id: NodeId) -> String {
-        self.key_text(id)
-    }
-
-    /// Text of a key node as Go's node iteration sees it (`node.Content[i].Value`).
-    fn key_text(&self, id: NodeId) -> String {
-        match &self.doc.node(id).kind {
-            Kind::Scalar(s) => s.value.clone(),
-            Kind::Alias { name, .. } => name.clone(),
-            _ => String::new(),
+    pub fn node_text(&self, id: NodeId) -> &'d str {
+        let doc = self.doc;
+        match &doc.node(id).kind {
+            Kind::Scalar(s) => &s.value,
+            Kind::Alias { name, .. } => name,
+            _ => "",
         }
     }
 
-    fn collect_entries(&mut self, pairs: &[(NodeId, NodeId)], path: &str, out: &mut Vec<Entry>, own: bool) {
-        // Duplicate keys (same kind and raw text) within one mapping are yaml.v3 errors.
-        let mut seen: Vec<(bool, String, Pos)> = Vec::with_capacity(pairs.len());
-        let mut merges = Vec::new();
-        for &(k, v) in pairs {
-            let key_node = &self.doc.node(k);
+    fn collect_entries(&mut self, pairs: &'d [(NodeId, NodeId)], path: &Path<'_>, out: &mut Vec<Entry<'d>>, own: bool) {
+        let doc = self.doc;
+        // Duplicate keys (same kind and raw text) within one mapping are yaml.v3 errors. Small
+        // mappings are scanned; large ones (hostile input) use a set to stay linear.
+        let mut seen: std::collections::HashMap<(bool, &str), Pos> = std::collections::HashMap::new();
+        for (i, &(k, v)) in pairs.iter().enumerate() {
+            let key_node = doc.node(k);
             let (is_alias, text) = match &key_node.kind {
-                Kind::Alias { name, .. } => (true, name.clone()),
-                Kind::Scalar(s) => (false, s.value.clone()),
-                _ => (false, String::new()),
+                Kind::Alias { name, .. } => (true, *name),
+                Kind::Scalar(s) => (false, s.value.as_ref()),
+                _ => (false, ""),
             };
             let key_pos = key_node.pos;
-            if let Some((_, _, first)) = seen.iter().find(|(a, t, _)| *a == is_alias && *t == text) {
-                let first = *first;
+            let first = if pairs.len() <= 16 {
+                pairs[..i]
+                    .iter()
+                    .map(|&(k0, _)| doc.node(k0))
+                    .find(|n| match &n.kind {
+                        Kind::Alias { name, .. } => is_alias && *name == text,
+                        Kind::Scalar(s) => !is_alias && s.value == text,
+                        _ => false,
+                    })
+                    .map(|n| n.pos)
+            } else {
+                match seen.entry((is_alias, text)) {
+                    std::collections::hash_map::Entry::Occupied(e) => Some(*e.get()),
+                    std::collections::hash_map::Entry::Vacant(e) => {
+                        e.insert(key_pos);
+                        None
+                    }
+                }
+            };
+            if let Some(first) = first {
                 self.sink.error(
                     key_pos,
                     path,
@@ -320,18 +336,16 @@ impl<'d> Decoder<'d> {
                 );
                 continue;
             }
-            seen.push((is_alias, text, key_pos));
             if matches!(&key_node.kind, Kind::Scalar(s) if s.plain && s.value == "<<") {
-                merges.push(v);
                 continue;
             }
-            let Some(key_id) = self.deref(k) else { continue };
-            let key = match &self.doc.node(key_id).kind {
-                Kind::Scalar(s) if s.plain && resolve_plain(&s.value, s.tag.as_deref()) == Resolved::Null => {
+            let Some((key_id, key_kind)) = self.kind(k) else { continue };
+            let key: &'d str = match key_kind {
+                Kind::Scalar(s) if is_null_scalar(s) => {
                     self.sink.warn(key_pos, path, "a null key is ignored");
                     continue;
                 }
-                Kind::Scalar(s) => s.value.clone(),
+                Kind::Scalar(s) => &s.value,
                 _ => {
                     self.type_error(key_id, key_pos, path, "a string key");
                     continue;
@@ -342,60 +356,62 @@ impl<'d> Decoder<'d> {
             }
             out.push(Entry { key, key_pos, value: v });
         }
-        for merge in merges {
-            self.merge_into(merge, path, out);
+        for &(k, v) in pairs {
+            if matches!(&doc.node(k).kind, Kind::Scalar(s) if s.plain && s.value == "<<") {
+                self.merge_into(v, path, out);
+            }
         }
     }
 
-    fn merge_into(&mut self, merge: NodeId, path: &str, out: &mut Vec<Entry>) {
-        let Some(id) = self.deref(merge) else { return };
-        match &self.doc.node(id).kind {
-            Kind::Map(pairs) => {
-                let pairs = pairs.clone();
-                self.collect_entries(&pairs, path, out, false);
-            }
-            Kind::Seq(items) => {
-                for item in items.clone() {
-                    match self.deref(item).map(|i| (i, &self.doc.node(i).kind)) {
-                        Some((_, Kind::Map(pairs))) => {
-                            let pairs = pairs.clone();
-                            self.collect_entries(&pairs, path, out, false);
-                        }
-                        _ => {
-                            let pos = self.pos(item);
-                            self.sink.error(pos, path, "a `<<` merge needs a mapping or a list of mappings");
-                        }
+    fn merge_into(&mut self, merge: NodeId, path: &Path<'_>, out: &mut Vec<Entry<'d>>) {
+        const MESSAGE: &str = "a `<<` merge needs a mapping or a list of mappings";
+        if self.merge_depth >= MAX_MERGE_DEPTH {
+            self.sink.error(self.pos(merge), path, "`<<` merges nest too deeply (a mapping that merges itself?)");
+            return;
+        }
+        self.merge_depth += 1;
+        self.merge_body(merge, path, out, MESSAGE);
+        self.merge_depth -= 1;
+    }
+
+    fn merge_body(&mut self, merge: NodeId, path: &Path<'_>, out: &mut Vec<Entry<'d>>, message: &'static str) {
+        match self.kind(merge) {
+            Some((_, Kind::Map(pairs))) => self.collect_entries(pairs, path, out, false),
+            Some((_, Kind::Seq(items))) => {
+                for &item in items {
+                    match self.kind(item) {
+                        Some((_, Kind::Map(pairs))) => self.collect_entries(pairs, path, out, false),
+                        _ => self.sink.error(self.pos(item), path, message),
                     }
                 }
             }
-            _ => {
-                let pos = self.pos(merge);
-                self.sink.error(pos, path, "a `<<` merge needs a mapping or a list of mappings");
-            }
+            _ => self.sink.error(self.pos(merge), path, message),
         }
     }
 
     /// A struct-like mapping: keeps `known` keys and warns about the others, which Akash ignores.
-    pub fn fields(&mut self, slot: Slot, path: &str, known: &[&str]) -> Option<Fields> {
-        let entries = self.entries(slot, path)?;
-        let mut kept = Vec::with_capacity(entries.len());
-        for entry in entries {
-            if known.contains(&entry.key.as_str()) {
-                kept.push(entry);
-            } else {
-                self.warn_unknown(&entry, path, known);
+    pub fn fields(&mut self, slot: Slot, path: &Path<'_>, known: &[&str]) -> Option<Fields<'d>> {
+        let mut entries = self.entries(slot, path)?;
+        entries.retain(|entry| {
+            let keep = known.contains(&entry.key);
+            if !keep {
+                self.warn_unknown(entry, path, known);
             }
-        }
-        Some(Fields { entries: kept })
+            keep
+        });
+        Some(Fields { entries })
     }
 
-    pub fn warn_unknown(&mut self, entry: &Entry, path: &str, known: &[&str]) {
-        let hint = match suggest(&entry.key, known) {
+    pub fn warn_unknown(&mut self, entry: &Entry<'_>, path: &Path<'_>, known: &[&str]) {
+        let hint = match suggest(entry.key, known) {
             Some(k) => format!("; did you mean `{k}`?"),
             None => format!("; known keys here: {}", known.join(", ")),
         };
-        let key_path = crate::diag::join(path, &entry.key);
-        self.sink.warn(entry.key_pos, &key_path, format!("unknown key, ignored (Akash ignores it too){hint}"));
+        self.sink.warn(
+            entry.key_pos,
+            path.key(entry.key),
+            format!("unknown key, ignored (Akash ignores it too){hint}"),
+        );
     }
 }
 
@@ -403,7 +419,7 @@ impl<'d> Decoder<'d> {
 mod tests {
     use super::*;
 
-    fn with<T>(src: &str, f: impl FnOnce(&mut Decoder<'_>, NodeId) -> T) -> (T, Sink) {
+    fn with<T>(src: &str, f: impl FnOnce(&mut Decoder<'_, '_>, NodeId) -> T) -> (T, Sink) {
         let doc = Doc::parse(src).expect("valid yaml");
         let mut d = Decoder::new(&doc);
         let root = doc.root.expect("root");
@@ -411,11 +427,13 @@ mod tests {
         (out, d.sink)
     }
 
-    fn field(d: &mut Decoder<'_>, root: NodeId, key: &str) -> Slot {
+    fn field(d: &mut Decoder<'_, '_>, root: NodeId, key: &str) -> Slot {
         let root = d.slot(root);
-        let entries = d.entries(root, "").expect("mapping");
+        let entries = d.entries(root, &Path::Root).expect("mapping");
         entries.into_iter().find(|e| e.key == key).map(|e| e.slot()).expect("key present")
     }
+
+    const P: Path<'static> = Path::Root;
 
     #[test]
     fn integers_follow_yaml_v3() {
@@ -425,7 +443,7 @@ mod tests {
             let c = field(d, r, "c");
             let dd = field(d, r, "d");
             let e = field(d, r, "e");
-            (d.uint(a, "a", 32), d.uint(b, "b", 32), d.uint(c, "c", 32), d.uint(dd, "d", 16), d.uint(e, "e", 32))
+            (d.uint(a, &P, 32), d.uint(b, &P, 32), d.uint(c, &P, 32), d.uint(dd, &P, 16), d.uint(e, &P, 32))
         });
         assert_eq!(v, (Some(80), None, Some(80), None, None));
         assert_eq!(sink.error_count(), 2);
@@ -437,7 +455,7 @@ mod tests {
         let (v, _) = with("a: True\nb: 1.50\n", |d, r| {
             let a = field(d, r, "a");
             let b = field(d, r, "b");
-            (d.string(a, "a"), d.string(b, "b"))
+            (d.string(a, &P), d.string(b, &P))
         });
         assert_eq!(v, (Some("True".to_string()), Some("1.50".to_string())));
     }
@@ -448,7 +466,7 @@ mod tests {
             let a = field(d, r, "a");
             let b = field(d, r, "b");
             let c = field(d, r, "c");
-            (d.boolean(a, "a"), d.boolean(b, "b"), d.boolean(c, "c"))
+            (d.boolean(a, &P), d.boolean(b, &P), d.boolean(c, &P))
         });
         assert_eq!(v, (Some(true), Some(true), None));
         assert_eq!(sink.error_count(), 1);
@@ -458,12 +476,12 @@ mod tests {
     fn merges_and_duplicates() {
         let (keys, sink) = with("base: &b {x: 1, y: 2}\nm:\n  <<: *b\n  y: 3\n", |d, r| {
             let m = field(d, r, "m");
-            let entries = d.entries(m, "m").expect("mapping");
-            entries.iter().map(|e| (e.key.clone(), d.string(e.slot(), ""))).collect::<Vec<_>>()
+            let entries = d.entries(m, &P).expect("mapping");
+            entries.iter().map(|e| (e.key.to_string(), d.string(e.slot(), &P))).collect::<Vec<_>>()
         });
         assert_eq!(keys, vec![("y".into(), Some("3".into())), ("x".into(), Some("1".into()))]);
         assert_eq!(sink.error_count(), 0);
-        let (_, sink) = with("a: 1\na: 2\n", |d, r| d.entries(d.slot(r), ""));
+        let (_, sink) = with("a: 1\na: 2\n", |d, r| d.entries(d.slot(r), &P).map(|e| e.len()));
         assert_eq!(sink.error_count(), 1);
     }
 
@@ -471,7 +489,7 @@ mod tests {
     fn null_items_are_dropped() {
         let (v, _) = with("a: [x, ~, y]\n", |d, r| {
             let a = field(d, r, "a");
-            d.string_seq(a, "a")
+            d.string_seq(a, &P)
         });
         assert_eq!(v, Some(vec!["x".to_string(), "y".to_string()]));
     }
@@ -484,9 +502,9 @@ mod tests {
             src.push_str(&format!("a{i}: &a{i} [{}]\n", vec![prev; 10].join(", ")));
         }
         let (_, sink) = with(&src, |d, r| {
-            fn walk(d: &mut Decoder<'_>, slot: Slot) {
-                if let Some(items) = d.seq(slot, "") {
-                    for i in items {
+            fn walk(d: &mut Decoder<'_, '_>, slot: Slot) {
+                if let Some(items) = d.seq(slot, &P) {
+                    for &i in items {
                         walk(d, d.slot(i));
                     }
                 }

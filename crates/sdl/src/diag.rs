@@ -56,6 +56,36 @@ impl fmt::Display for Diagnostic {
     }
 }
 
+/// A field path, built on the stack and rendered only when a diagnostic needs it
+/// (`services.web.expose[0].port`).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Path<'a> {
+    Root,
+    Key(&'a Path<'a>, &'a str),
+    Index(&'a Path<'a>, usize),
+}
+
+impl<'a> Path<'a> {
+    pub fn key(&'a self, key: &'a str) -> Path<'a> {
+        Path::Key(self, key)
+    }
+
+    pub fn index(&'a self, i: usize) -> Path<'a> {
+        Path::Index(self, i)
+    }
+}
+
+impl fmt::Display for Path<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Path::Root => Ok(()),
+            Path::Key(Path::Root, key) => f.write_str(key),
+            Path::Key(parent, key) => write!(f, "{parent}.{key}"),
+            Path::Index(parent, i) => write!(f, "{parent}[{i}]"),
+        }
+    }
+}
+
 /// Collects diagnostics while decoding; errors make the SDL invalid.
 #[derive(Debug, Default)]
 pub(crate) struct Sink {
@@ -63,16 +93,16 @@ pub(crate) struct Sink {
 }
 
 impl Sink {
-    pub fn error(&mut self, pos: Pos, path: &str, message: impl Into<String>) {
-        self.push(Severity::Error, pos, path, message.into());
+    pub fn error(&mut self, pos: Pos, path: impl fmt::Display, message: impl Into<String>) {
+        self.push(Severity::Error, pos, path.to_string(), message.into());
     }
 
-    pub fn warn(&mut self, pos: Pos, path: &str, message: impl Into<String>) {
-        self.push(Severity::Warning, pos, path, message.into());
+    pub fn warn(&mut self, pos: Pos, path: impl fmt::Display, message: impl Into<String>) {
+        self.push(Severity::Warning, pos, path.to_string(), message.into());
     }
 
-    fn push(&mut self, severity: Severity, pos: Pos, path: &str, message: String) {
-        let diag = Diagnostic { severity, pos, path: path.to_string(), message };
+    fn push(&mut self, severity: Severity, pos: Pos, path: String, message: String) {
+        let diag = Diagnostic { severity, pos, path, message };
         // The same node can be reached twice through aliases; report it once.
         if !self.items.contains(&diag) {
             self.items.push(diag);
@@ -87,11 +117,6 @@ impl Sink {
 /// `a.b` path join that keeps the root empty.
 pub(crate) fn join(path: &str, key: &str) -> String {
     if path.is_empty() { key.to_string() } else { format!("{path}.{key}") }
-}
-
-/// `a[3]`.
-pub(crate) fn index(path: &str, i: usize) -> String {
-    format!("{path}[{i}]")
 }
 
 /// The closest known key to a misspelled one, if close enough to be a likely typo.
@@ -134,6 +159,16 @@ mod tests {
         assert_eq!(suggest("servcie", &["services", "service", "profiles"]), Some("service"));
         assert_eq!(suggest("imgae", &["image", "command"]), Some("image"));
         assert_eq!(suggest("depends_on", &["image", "command", "expose"]), None);
+    }
+
+    #[test]
+    fn paths_render_lazily() {
+        let root = Path::Root;
+        let services = root.key("services");
+        let web = services.key("web");
+        let expose = web.key("expose");
+        let first = expose.index(0);
+        assert_eq!(first.key("port").to_string(), "services.web.expose[0].port");
     }
 
     #[test]

@@ -15,6 +15,7 @@ mod build;
 mod checks;
 mod decode;
 mod diag;
+mod fast;
 mod gocompat;
 mod model;
 mod resources;
@@ -101,7 +102,8 @@ pub fn parse(bytes: &[u8]) -> Parsed {
 
 /// Parses SDL text.
 pub fn parse_str(text: &str) -> Parsed {
-    let doc = match yaml::Doc::parse(text) {
+    // Plain block YAML takes the fast reader; everything else the full parser.
+    let doc = match fast::parse(text).map_or_else(|| yaml::Doc::parse(text), Ok) {
         Ok(doc) => doc,
         Err(e) => {
             return Parsed {

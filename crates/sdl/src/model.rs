@@ -9,7 +9,7 @@ use stratus_types::attributes::Attribute;
 use stratus_types::group::SignedBy;
 
 use crate::decode::{Decoder, Fields, Slot};
-use crate::diag::{Pos, index, join, suggest};
+use crate::diag::{Path, Pos, suggest};
 use crate::gocompat::{SemVer, parse_duration, request_uri_host_error};
 use crate::resources::{ComputeResources, decode_resources};
 use crate::yaml::Doc;
@@ -145,7 +145,7 @@ pub(crate) struct Reclamation {
 const TOP_LEVEL: &[&str] = &["version", "include", "services", "profiles", "deployment", "endpoints", "reclamation"];
 
 /// Decodes the document into the model; errors and warnings go to `d.sink`.
-pub(crate) fn decode_document(doc: &Doc, d: &mut Decoder<'_>) -> Option<(SdlVersion, Model)> {
+pub(crate) fn decode_document(doc: &Doc, d: &mut Decoder<'_, '_>) -> Option<(SdlVersion, Model)> {
     let Some(root) = doc.root else {
         d.sink.error(
             Pos::new(1, 1),
@@ -158,46 +158,43 @@ pub(crate) fn decode_document(doc: &Doc, d: &mut Decoder<'_>) -> Option<(SdlVers
     let version = detect_version(d, root_slot)?;
     let pairs = top_level_pairs(d, root_slot)?;
     let mut model = Model::default();
-    let mut seen: Vec<String> = Vec::new();
+    let mut seen: Vec<&str> = Vec::new();
+    let root = Path::Root;
     for entry in pairs {
         if entry.key == "version" {
             continue;
         }
-        if !TOP_LEVEL.contains(&entry.key.as_str()) {
-            let hint = suggest(&entry.key, TOP_LEVEL).map(|k| format!("; did you mean `{k}`?")).unwrap_or_default();
+        let path = root.key(entry.key);
+        if !TOP_LEVEL.contains(&entry.key) {
+            let hint = suggest(entry.key, TOP_LEVEL).map(|k| format!("; did you mean `{k}`?")).unwrap_or_default();
             d.sink.error(
                 entry.key_pos,
-                &entry.key,
+                path,
                 format!("unexpected top-level field (allowed: {}){hint}", TOP_LEVEL.join(", ")),
             );
             continue;
         }
         if seen.contains(&entry.key) {
-            d.sink.warn(
-                entry.key_pos,
-                &entry.key,
-                "defined twice at the top level; Akash merges both, later entries win",
-            );
+            d.sink.warn(entry.key_pos, path, "defined twice at the top level; Akash merges both, later entries win");
         }
-        seen.push(entry.key.clone());
+        seen.push(entry.key);
         let slot = entry.slot();
-        let path = entry.key.as_str();
-        match path {
+        match entry.key {
             "include" => {
                 // Parsed and unused by Akash; still type-checked like Akash does.
-                d.string_seq(slot, path);
+                d.string_seq(slot, &path);
             }
-            "services" => decode_map_into(d, slot, path, &mut model.services, decode_service),
-            "profiles" => decode_profiles(d, slot, &mut model),
-            "deployment" => decode_map_into(d, slot, path, &mut model.deployment, decode_service_deployments),
-            "endpoints" => decode_map_into(d, slot, path, &mut model.endpoints, decode_endpoint),
+            "services" => decode_map_into(d, slot, &path, &mut model.services, decode_service),
+            "profiles" => decode_profiles(d, slot, &path, &mut model),
+            "deployment" => decode_map_into(d, slot, &path, &mut model.deployment, decode_service_deployments),
+            "endpoints" => decode_map_into(d, slot, &path, &mut model.endpoints, decode_endpoint),
             "reclamation" => {
                 let mut r = Reclamation { pos: slot.pos, ..Reclamation::default() };
-                if let Some(f) = d.fields(slot, path, &["min_window"])
+                if let Some(f) = d.fields(slot, &path, &["min_window"])
                     && let Some(s) = f.get("min_window")
                 {
                     r.pos = s.pos;
-                    r.min_window = d.string(s, &join(path, "min_window")).unwrap_or_default();
+                    r.min_window = d.string(s, &path.key("min_window")).unwrap_or_default();
                 }
                 model.reclamation = Some(r);
             }
@@ -208,7 +205,7 @@ pub(crate) fn decode_document(doc: &Doc, d: &mut Decoder<'_>) -> Option<(SdlVers
 }
 
 /// Akash scans the top-level node for a `version` key before anything else.
-fn detect_version(d: &mut Decoder<'_>, root: Slot) -> Option<SdlVersion> {
+fn detect_version(d: &mut Decoder<'_, '_>, root: Slot) -> Option<SdlVersion> {
     let content = d.content(root.id);
     let mut found = None;
     let mut i = 0;
@@ -227,7 +224,7 @@ fn detect_version(d: &mut Decoder<'_>, root: Slot) -> Option<SdlVersion> {
     };
     let key_pos = d.pos(key);
     let text = value.and_then(|v| d.raw_text(d.slot(v))).unwrap_or_default();
-    match SemVer::parse_tolerant(&text) {
+    match SemVer::parse_tolerant(text) {
         Ok(v) if v.is(2, 0) => Some(SdlVersion::V2_0),
         Ok(v) if v.at_least(2, 1) => Some(SdlVersion::V2_1),
         Ok(_) => {
@@ -241,73 +238,73 @@ fn detect_version(d: &mut Decoder<'_>, root: Slot) -> Option<SdlVersion> {
     }
 }
 
-fn top_level_pairs(d: &mut Decoder<'_>, root: Slot) -> Option<Vec<crate::decode::Entry>> {
+fn top_level_pairs<'d>(d: &mut Decoder<'d, '_>, root: Slot) -> Option<Vec<crate::decode::Entry<'d>>> {
     if !d.is_map(root.id) {
         d.sink.error(root.pos, "", "an SDL must be a mapping of version, services, profiles and deployment");
         return None;
     }
-    d.raw_pairs(root, "")
+    d.raw_pairs(root, &Path::Root)
 }
 
 /// Decodes a `map[string]T` into `into`, replacing existing keys (Go decodes into the same map
 /// when a key repeats at the top level). A null value yields `T::default()` at that position.
 fn decode_map_into<T: Default>(
-    d: &mut Decoder<'_>,
+    d: &mut Decoder<'_, '_>,
     slot: Slot,
-    path: &str,
+    path: &Path<'_>,
     into: &mut BTreeMap<String, T>,
-    decode: fn(&mut Decoder<'_>, Slot, &str) -> T,
+    decode: fn(&mut Decoder<'_, '_>, Slot, &Path<'_>) -> T,
 ) {
     let Some(entries) = d.entries(slot, path) else { return };
     for entry in entries {
-        let item_path = join(path, &entry.key);
+        let item_path = path.key(entry.key);
         let value = decode(d, entry.slot(), &item_path);
-        into.insert(entry.key, value);
+        into.insert(entry.key.to_string(), value);
     }
 }
 
 const SERVICE_KEYS: &[&str] = &["image", "command", "args", "env", "expose", "dependencies", "params", "credentials"];
 
-fn decode_service(d: &mut Decoder<'_>, slot: Slot, path: &str) -> Service {
+fn decode_service(d: &mut Decoder<'_, '_>, slot: Slot, path: &Path<'_>) -> Service {
     let mut svc = Service { pos: slot.pos, env_pos: slot.pos, ..Service::default() };
     let Some(f) = d.fields(slot, path, SERVICE_KEYS) else { return svc };
     if let Some(s) = f.get("image") {
-        svc.image = d.string(s, &join(path, "image")).unwrap_or_default();
+        svc.image = d.string(s, &path.key("image")).unwrap_or_default();
     }
-    svc.command = f.get("command").and_then(|s| d.string_seq(s, &join(path, "command")));
-    svc.args = f.get("args").and_then(|s| d.string_seq(s, &join(path, "args")));
+    svc.command = f.get("command").and_then(|s| d.string_seq(s, &path.key("command")));
+    svc.args = f.get("args").and_then(|s| d.string_seq(s, &path.key("args")));
     if let Some(s) = f.get("env") {
         svc.env_pos = s.pos;
-        svc.env = d.string_seq(s, &join(path, "env"));
+        svc.env = d.string_seq(s, &path.key("env"));
     }
     if let Some(s) = f.get("expose") {
-        let expose_path = join(path, "expose");
-        for (i, item) in d.seq(s, &expose_path).unwrap_or_default().into_iter().enumerate() {
+        let expose_path = path.key("expose");
+        for (i, item) in d.seq(s, &expose_path).unwrap_or_default().iter().copied().enumerate() {
             if d.is_null(item) {
                 continue;
             }
             let slot = d.slot(item);
-            svc.expose.push(decode_expose(d, slot, &index(&expose_path, i)));
+            svc.expose.push(decode_expose(d, slot, &expose_path.index(i)));
         }
     }
     if let Some(s) = f.get("dependencies") {
-        let dep_path = join(path, "dependencies");
-        for (i, item) in d.seq(s, &dep_path).unwrap_or_default().into_iter().enumerate() {
-            let item_path = index(&dep_path, i);
+        let dep_path = path.key("dependencies");
+        for (i, item) in d.seq(s, &dep_path).unwrap_or_default().iter().copied().enumerate() {
+            let item_path = dep_path.index(i);
             if let Some(f) = d.fields(d.slot(item), &item_path, &["service"])
                 && let Some(s) = f.get("service")
             {
-                d.string(s, &join(&item_path, "service"));
+                d.string(s, &item_path.key("service"));
             }
         }
     }
     if let Some(s) = f.get("params") {
-        svc.params = decode_params(d, s, &join(path, "params"));
+        svc.params = decode_params(d, s, &path.key("params"));
     }
     if let Some(s) = f.get("credentials") {
-        let cred_path = join(path, "credentials");
+        let cred_path = path.key("credentials");
         if let Some(f) = d.fields(s, &cred_path, &["host", "email", "username", "password"]) {
-            let mut get = |key: &str| f.get(key).and_then(|s| d.string(s, &join(&cred_path, key))).unwrap_or_default();
+            let mut get = |key: &str| f.get(key).and_then(|s| d.string(s, &cred_path.key(key))).unwrap_or_default();
             svc.credentials = Some(Credentials {
                 pos: s.pos,
                 host: get("host"),
@@ -320,11 +317,11 @@ fn decode_service(d: &mut Decoder<'_>, slot: Slot, path: &str) -> Service {
     svc
 }
 
-fn uint32(d: &mut Decoder<'_>, f: &Fields, key: &str, path: &str) -> u32 {
-    f.get(key).and_then(|s| d.uint(s, &join(path, key), 32)).map_or(0, |v| u32::try_from(v).unwrap_or(u32::MAX))
+fn uint32(d: &mut Decoder<'_, '_>, f: &Fields, key: &str, path: &Path<'_>) -> u32 {
+    f.get(key).and_then(|s| d.uint(s, &path.key(key), 32)).map_or(0, |v| u32::try_from(v).unwrap_or(u32::MAX))
 }
 
-fn decode_expose(d: &mut Decoder<'_>, slot: Slot, path: &str) -> Expose {
+fn decode_expose(d: &mut Decoder<'_, '_>, slot: Slot, path: &Path<'_>) -> Expose {
     let mut e = Expose { pos: slot.pos, proto_pos: slot.pos, accept_pos: slot.pos, ..Expose::default() };
     let Some(f) = d.fields(slot, path, &["port", "as", "proto", "to", "accept", "http_options"]) else {
         return e;
@@ -336,30 +333,30 @@ fn decode_expose(d: &mut Decoder<'_>, slot: Slot, path: &str) -> Expose {
     e.external_port = uint32(d, &f, "as", path);
     if let Some(s) = f.get("proto") {
         e.proto_pos = s.pos;
-        e.proto = d.string(s, &join(path, "proto")).unwrap_or_default();
+        e.proto = d.string(s, &path.key("proto")).unwrap_or_default();
     }
     if let Some(s) = f.get("to") {
-        let to_path = join(path, "to");
-        for (i, item) in d.seq(s, &to_path).unwrap_or_default().into_iter().enumerate() {
+        let to_path = path.key("to");
+        for (i, item) in d.seq(s, &to_path).unwrap_or_default().iter().copied().enumerate() {
             if d.is_null(item) {
                 continue;
             }
-            let item_path = index(&to_path, i);
+            let item_path = to_path.index(i);
             let item_slot = d.slot(item);
             let mut to = ExposeTo { pos: item_slot.pos, ..ExposeTo::default() };
             if let Some(f) = d.fields(item_slot, &item_path, &["service", "global", "http_options", "ip"]) {
                 if let Some(s) = f.get("service") {
-                    to.service = d.string(s, &join(&item_path, "service")).unwrap_or_default();
+                    to.service = d.string(s, &item_path.key("service")).unwrap_or_default();
                 }
                 if let Some(s) = f.get("global") {
-                    to.global = d.boolean(s, &join(&item_path, "global")).unwrap_or_default();
+                    to.global = d.boolean(s, &item_path.key("global")).unwrap_or_default();
                 }
                 if let Some(s) = f.get("ip") {
-                    to.ip = d.string(s, &join(&item_path, "ip")).unwrap_or_default();
+                    to.ip = d.string(s, &item_path.key("ip")).unwrap_or_default();
                 }
                 if let Some(s) = f.get("http_options") {
                     // Accepted and type-checked by Akash, but only the expose-level options count.
-                    decode_http_options(d, s, &join(&item_path, "http_options"));
+                    decode_http_options(d, s, &item_path.key("http_options"));
                 }
             }
             e.to.push(to);
@@ -367,20 +364,16 @@ fn decode_expose(d: &mut Decoder<'_>, slot: Slot, path: &str) -> Expose {
     }
     if let Some(s) = f.get("accept") {
         e.accept_pos = s.pos;
-        let accept_path = join(path, "accept");
+        let accept_path = path.key("accept");
         e.accept = d.string_seq(s, &accept_path);
         for (i, host) in e.accept.iter().flatten().enumerate() {
             if let Some(problem) = request_uri_host_error(host) {
-                d.sink.error(
-                    s.pos,
-                    &index(&accept_path, i),
-                    format!("{host:?} is not a valid host name: it {problem}"),
-                );
+                d.sink.error(s.pos, accept_path.index(i), format!("{host:?} is not a valid host name: it {problem}"));
             }
         }
     }
     if let Some(s) = f.get("http_options") {
-        e.http_options = decode_http_options(d, s, &join(path, "http_options"));
+        e.http_options = decode_http_options(d, s, &path.key("http_options"));
     }
     e
 }
@@ -388,7 +381,7 @@ fn decode_expose(d: &mut Decoder<'_>, slot: Slot, path: &str) -> Expose {
 const HTTP_OPTION_KEYS: &[&str] =
     &["max_body_size", "proxy_buffer_size", "read_timeout", "send_timeout", "next_tries", "next_timeout", "next_cases"];
 
-fn decode_http_options(d: &mut Decoder<'_>, slot: Slot, path: &str) -> HttpOptions {
+fn decode_http_options(d: &mut Decoder<'_, '_>, slot: Slot, path: &Path<'_>) -> HttpOptions {
     let mut h = HttpOptions { pos: slot.pos, ..HttpOptions::default() };
     let Some(f) = d.fields(slot, path, HTTP_OPTION_KEYS) else { return h };
     h.max_body_size = uint32(d, &f, "max_body_size", path);
@@ -398,90 +391,90 @@ fn decode_http_options(d: &mut Decoder<'_>, slot: Slot, path: &str) -> HttpOptio
     h.next_tries = uint32(d, &f, "next_tries", path);
     h.next_timeout = uint32(d, &f, "next_timeout", path);
     if let Some(s) = f.get("next_cases") {
-        h.next_cases = d.string_seq(s, &join(path, "next_cases")).unwrap_or_default();
+        h.next_cases = d.string_seq(s, &path.key("next_cases")).unwrap_or_default();
     }
     h
 }
 
-fn decode_params(d: &mut Decoder<'_>, slot: Slot, path: &str) -> Option<Params> {
+fn decode_params(d: &mut Decoder<'_, '_>, slot: Slot, path: &Path<'_>) -> Option<Params> {
     let f = d.fields(slot, path, &["storage", "permissions", "tee"])?;
     let mut p = Params { tee_pos: slot.pos, ..Params::default() };
     if let Some(s) = f.get("storage") {
-        let storage_path = join(path, "storage");
+        let storage_path = path.key("storage");
         for entry in d.entries(s, &storage_path).unwrap_or_default() {
-            let vol_path = join(&storage_path, &entry.key);
+            let vol_path = storage_path.key(entry.key);
             let mut sp = StorageParams { pos: entry.key_pos, ..StorageParams::default() };
             if let Some(f) = d.fields(entry.slot(), &vol_path, &["mount", "readOnly"]) {
                 if let Some(s) = f.get("mount") {
-                    sp.mount = d.string(s, &join(&vol_path, "mount")).unwrap_or_default();
+                    sp.mount = d.string(s, &vol_path.key("mount")).unwrap_or_default();
                 }
                 if let Some(s) = f.get("readOnly") {
-                    sp.read_only = d.boolean(s, &join(&vol_path, "readOnly")).unwrap_or_default();
+                    sp.read_only = d.boolean(s, &vol_path.key("readOnly")).unwrap_or_default();
                 }
             }
-            p.storage.insert(entry.key, sp);
+            p.storage.insert(entry.key.to_string(), sp);
         }
     }
     if let Some(s) = f.get("permissions") {
-        let perm_path = join(path, "permissions");
+        let perm_path = path.key("permissions");
         if let Some(f) = d.fields(s, &perm_path, &["read"]) {
-            let read = f.get("read").and_then(|s| d.string_seq(s, &join(&perm_path, "read")));
+            let read = f.get("read").and_then(|s| d.string_seq(s, &perm_path.key("read")));
             p.permissions = Some(read.unwrap_or_default());
         }
     }
     if let Some(s) = f.get("tee") {
         p.tee_pos = s.pos;
-        p.tee = d.string(s, &join(path, "tee")).unwrap_or_default();
+        p.tee = d.string(s, &path.key("tee")).unwrap_or_default();
     }
     Some(p)
 }
 
-fn decode_profiles(d: &mut Decoder<'_>, slot: Slot, model: &mut Model) {
-    let Some(f) = d.fields(slot, "profiles", &["compute", "placement"]) else { return };
+fn decode_profiles(d: &mut Decoder<'_, '_>, slot: Slot, path: &Path<'_>, model: &mut Model) {
+    let Some(f) = d.fields(slot, path, &["compute", "placement"]) else { return };
     if let Some(s) = f.get("compute") {
-        decode_map_into(d, s, "profiles.compute", &mut model.compute, |d, slot, path| {
+        decode_map_into(d, s, &path.key("compute"), &mut model.compute, |d, slot, path| {
             let mut c = Compute { pos: slot.pos, resources: None };
             if let Some(f) = d.fields(slot, path, &["resources"])
                 && let Some(s) = f.get("resources")
             {
-                c.resources = decode_resources(d, s, &join(path, "resources"));
+                c.resources = decode_resources(d, s, &path.key("resources"));
             }
             c
         });
     }
     if let Some(s) = f.get("placement") {
-        decode_map_into(d, s, "profiles.placement", &mut model.placement, decode_placement);
+        decode_map_into(d, s, &path.key("placement"), &mut model.placement, decode_placement);
     }
 }
 
-fn decode_placement(d: &mut Decoder<'_>, slot: Slot, path: &str) -> Placement {
+fn decode_placement(d: &mut Decoder<'_, '_>, slot: Slot, path: &Path<'_>) -> Placement {
     let mut p = Placement::default();
     let Some(f) = d.fields(slot, path, &["attributes", "signedBy", "pricing"]) else { return p };
     if let Some(s) = f.get("attributes") {
-        p.attributes = string_map(d, s, &join(path, "attributes"));
+        p.attributes = string_map(d, s, &path.key("attributes"));
     }
     if let Some(s) = f.get("signedBy") {
-        let sb_path = join(path, "signedBy");
+        let sb_path = path.key("signedBy");
         if let Some(f) = d.fields(s, &sb_path, &["allOf", "anyOf"]) {
-            p.signed_by.all_of = f.get("allOf").and_then(|s| d.string_seq(s, &join(&sb_path, "allOf")));
-            p.signed_by.any_of = f.get("anyOf").and_then(|s| d.string_seq(s, &join(&sb_path, "anyOf")));
+            p.signed_by.all_of = f.get("allOf").and_then(|s| d.string_seq(s, &sb_path.key("allOf")));
+            p.signed_by.any_of = f.get("anyOf").and_then(|s| d.string_seq(s, &sb_path.key("anyOf")));
         }
     }
     if let Some(s) = f.get("pricing") {
-        let pricing_path = join(path, "pricing");
+        let pricing_path = path.key("pricing");
         for entry in d.entries(s, &pricing_path).unwrap_or_default() {
-            let price = decode_price(d, entry.slot(), &join(&pricing_path, &entry.key));
-            p.pricing.insert(entry.key, (entry.key_pos, price));
+            let price = decode_price(d, entry.slot(), &pricing_path.key(entry.key));
+            p.pricing.insert(entry.key.to_string(), (entry.key_pos, price));
         }
     }
     p
 }
 
 /// A `map[string]string` (placement attributes): values are the raw scalar text, sorted by key.
-pub(crate) fn string_map(d: &mut Decoder<'_>, slot: Slot, path: &str) -> Vec<Attribute> {
+pub(crate) fn string_map(d: &mut Decoder<'_, '_>, slot: Slot, path: &Path<'_>) -> Vec<Attribute> {
     let mut attrs = Vec::new();
     for entry in d.entries(slot, path).unwrap_or_default() {
-        let value = d.string(entry.slot(), &join(path, &entry.key)).unwrap_or_default();
+        let value = d.string(entry.slot(), &path.key(entry.key)).unwrap_or_default();
         attrs.retain(|a: &Attribute| a.key != entry.key);
         attrs.push(Attribute::new(entry.key, value));
     }
@@ -489,25 +482,25 @@ pub(crate) fn string_map(d: &mut Decoder<'_>, slot: Slot, path: &str) -> Vec<Att
     attrs
 }
 
-fn decode_price(d: &mut Decoder<'_>, slot: Slot, path: &str) -> Option<Price> {
+fn decode_price(d: &mut Decoder<'_, '_>, slot: Slot, path: &Path<'_>) -> Option<Price> {
     let f = d.fields(slot, path, &["denom", "amount"])?;
-    let denom = f.get("denom").and_then(|s| d.string(s, &join(path, "denom"))).unwrap_or_default();
+    let denom = f.get("denom").and_then(|s| d.string(s, &path.key("denom"))).unwrap_or_default();
     let amount_slot = f.get("amount");
-    let amount_text = amount_slot.and_then(|s| d.string(s, &join(path, "amount"))).unwrap_or_default();
+    let amount_text = amount_slot.and_then(|s| d.string(s, &path.key("amount"))).unwrap_or_default();
     let at = amount_slot.map_or(slot.pos, |s| s.pos);
-    let amount_path = join(path, "amount");
+    let amount_path = path.key("amount");
     let amount = match stratus_types::dec::Dec::parse_signed(&amount_text) {
         Ok(a) if a.magnitude.is_zero() => {
-            d.sink.error(at, &amount_path, "invalid coin amount: amount is zero; a price must be positive");
+            d.sink.error(at, amount_path, "invalid coin amount: amount is zero; a price must be positive");
             return None;
         }
         Ok(a) if a.negative => {
-            d.sink.error(at, &amount_path, format!("amount {amount_text:?} is negative; a price must be positive"));
+            d.sink.error(at, amount_path, format!("amount {amount_text:?} is negative; a price must be positive"));
             return None;
         }
         Ok(a) => a.magnitude,
         Err(e) => {
-            d.sink.error(at, &amount_path, format!("{e}; write a decimal number like 1000 or 0.5"));
+            d.sink.error(at, amount_path, format!("{e}; write a decimal number like 1000 or 0.5"));
             return None;
         }
     };
@@ -515,7 +508,7 @@ fn decode_price(d: &mut Decoder<'_>, slot: Slot, path: &str) -> Option<Price> {
         let at = f.get("denom").map_or(slot.pos, |s| s.pos);
         d.sink.error(
             at,
-            &join(path, "denom"),
+            path.key("denom"),
             format!("{denom:?} is not a valid denomination (3-128 characters: a letter, then letters, digits, '/', ':', '.', '_' or '-'), e.g. uact"),
         );
         return None;
@@ -523,28 +516,32 @@ fn decode_price(d: &mut Decoder<'_>, slot: Slot, path: &str) -> Option<Price> {
     Some(Price { denom, amount })
 }
 
-fn decode_service_deployments(d: &mut Decoder<'_>, slot: Slot, path: &str) -> BTreeMap<String, ServiceDeployment> {
+fn decode_service_deployments(
+    d: &mut Decoder<'_, '_>,
+    slot: Slot,
+    path: &Path<'_>,
+) -> BTreeMap<String, ServiceDeployment> {
     let mut out = BTreeMap::new();
     for entry in d.entries(slot, path).unwrap_or_default() {
-        let item_path = join(path, &entry.key);
+        let item_path = path.key(entry.key);
         let mut sd = ServiceDeployment { pos: entry.key_pos, ..ServiceDeployment::default() };
         if let Some(f) = d.fields(entry.slot(), &item_path, &["profile", "count"]) {
             if let Some(s) = f.get("profile") {
-                sd.profile = d.string(s, &join(&item_path, "profile")).unwrap_or_default();
+                sd.profile = d.string(s, &item_path.key("profile")).unwrap_or_default();
             }
             sd.count = uint32(d, &f, "count", &item_path);
         }
-        out.insert(entry.key, sd);
+        out.insert(entry.key.to_string(), sd);
     }
     out
 }
 
-fn decode_endpoint(d: &mut Decoder<'_>, slot: Slot, path: &str) -> EndpointDecl {
+fn decode_endpoint(d: &mut Decoder<'_, '_>, slot: Slot, path: &Path<'_>) -> EndpointDecl {
     let mut e = EndpointDecl { pos: slot.pos, kind: String::new() };
     if let Some(f) = d.fields(slot, path, &["kind"])
         && let Some(s) = f.get("kind")
     {
-        e.kind = d.string(s, &join(path, "kind")).unwrap_or_default();
+        e.kind = d.string(s, &path.key("kind")).unwrap_or_default();
     }
     e
 }

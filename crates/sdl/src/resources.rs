@@ -5,7 +5,7 @@ use stratus_types::attributes::{Attribute, AttributeError, validate_attributes};
 use stratus_types::resources::{Cpu, Gpu, Memory, ResourceValue, Resources, Storage};
 
 use crate::decode::{Decoder, Slot};
-use crate::diag::{Pos, index, join};
+use crate::diag::{Path, Pos};
 use crate::model::string_map;
 use crate::units::{gpu_memory_key, parse_bytes, parse_cpu_millis, parse_gpu_memory};
 
@@ -85,36 +85,36 @@ impl ComputeResources {
     }
 }
 
-pub(crate) fn decode_resources(d: &mut Decoder<'_>, slot: Slot, path: &str) -> Option<ComputeResources> {
+pub(crate) fn decode_resources(d: &mut Decoder<'_, '_>, slot: Slot, path: &Path<'_>) -> Option<ComputeResources> {
     let f = d.fields(slot, path, &["cpu", "memory", "storage", "gpu"])?;
     let mut r = ComputeResources { pos: slot.pos, ..ComputeResources::default() };
     if let Some(s) = f.get("cpu") {
-        r.cpu = decode_cpu(d, s, &join(path, "cpu"));
+        r.cpu = decode_cpu(d, s, &path.key("cpu"));
     }
     if let Some(s) = f.get("memory") {
-        let mem_path = join(path, "memory");
+        let mem_path = path.key("memory");
         if let Some(f) = d.fields(s, &mem_path, &["size"]) {
             let mut m = MemoryDecl { pos: s.pos, bytes: 0 };
             if let Some(size) = f.get("size") {
                 m.pos = size.pos;
-                m.bytes = quantity(d, size, &join(&mem_path, "size"), parse_bytes);
+                m.bytes = quantity(d, size, &mem_path.key("size"), parse_bytes);
             }
             r.memory = Some(m);
         }
     }
     if let Some(s) = f.get("storage") {
-        r.storage = decode_storage(d, s, &join(path, "storage"));
+        r.storage = decode_storage(d, s, &path.key("storage"));
     }
     if let Some(s) = f.get("gpu") {
-        r.gpu = decode_gpu(d, s, &join(path, "gpu"));
+        r.gpu = decode_gpu(d, s, &path.key("gpu"));
     }
     Some(r)
 }
 
 /// Parses a quantity from the scalar's raw text; null is 0, as Go leaves the field unset.
-fn quantity(d: &mut Decoder<'_>, slot: Slot, path: &str, parse: fn(&str) -> Result<u64, String>) -> u64 {
+fn quantity(d: &mut Decoder<'_, '_>, slot: Slot, path: &Path<'_>, parse: fn(&str) -> Result<u64, String>) -> u64 {
     let Some(text) = d.raw_text(slot) else { return 0 };
-    match parse(&text) {
+    match parse(text) {
         Ok(v) => v,
         Err(e) => {
             d.sink.error(slot.pos, path, e);
@@ -123,27 +123,27 @@ fn quantity(d: &mut Decoder<'_>, slot: Slot, path: &str, parse: fn(&str) -> Resu
     }
 }
 
-fn decode_cpu(d: &mut Decoder<'_>, slot: Slot, path: &str) -> Option<CpuDecl> {
+fn decode_cpu(d: &mut Decoder<'_, '_>, slot: Slot, path: &Path<'_>) -> Option<CpuDecl> {
     let f = d.fields(slot, path, &["units", "attributes"])?;
     let mut cpu = CpuDecl { pos: slot.pos, ..CpuDecl::default() };
     if let Some(units) = f.get("units") {
         cpu.pos = units.pos;
-        cpu.millis = quantity(d, units, &join(path, "units"), parse_cpu_millis);
+        cpu.millis = quantity(d, units, &path.key("units"), parse_cpu_millis);
     }
     if let Some(attrs) = f.get("attributes") {
-        let attrs_path = join(path, "attributes");
+        let attrs_path = path.key("attributes");
         if !d.is_null(attrs.id) {
             // Akash walks the node's children in pairs and accepts only `arch`.
             let content = d.content(attrs.id);
             for pair in content.chunks_exact(2) {
                 let key = d.node_text(pair[0]);
                 if key == "arch" {
-                    let value = d.string(d.slot(pair[1]), &join(&attrs_path, "arch")).unwrap_or_default();
+                    let value = d.string(d.slot(pair[1]), &attrs_path.key("arch")).unwrap_or_default();
                     cpu.attributes.push(Attribute::new(key, value));
                 } else {
                     d.sink.error(
                         d.pos(pair[0]),
-                        &join(&attrs_path, &key),
+                        attrs_path.key(key),
                         format!("unsupported cpu attribute {key:?}: only `arch` is allowed"),
                     );
                 }
@@ -155,7 +155,7 @@ fn decode_cpu(d: &mut Decoder<'_>, slot: Slot, path: &str) -> Option<CpuDecl> {
 }
 
 /// `storage:` is either one volume (a mapping, always named `default`) or a list of volumes.
-fn decode_storage(d: &mut Decoder<'_>, slot: Slot, path: &str) -> Option<Vec<Volume>> {
+fn decode_storage(d: &mut Decoder<'_, '_>, slot: Slot, path: &Path<'_>) -> Option<Vec<Volume>> {
     if d.is_null(slot.id) {
         return None;
     }
@@ -165,9 +165,9 @@ fn decode_storage(d: &mut Decoder<'_>, slot: Slot, path: &str) -> Option<Vec<Vol
         v.name = "default".to_string();
         volumes.push(v);
     } else if let Some(items) = d.seq(slot, path) {
-        for (i, item) in items.into_iter().enumerate() {
-            let item_path = index(path, i);
-            let mut v = decode_volume(d, d.slot(item), &item_path);
+        for (i, item) in items.iter().enumerate() {
+            let item_path = path.index(i);
+            let mut v = decode_volume(d, d.slot(*item), &item_path);
             if v.name.is_empty() {
                 v.name = "default".to_string();
             }
@@ -185,19 +185,19 @@ fn decode_storage(d: &mut Decoder<'_>, slot: Slot, path: &str) -> Option<Vec<Vol
     if volumes.is_empty() { None } else { Some(volumes) }
 }
 
-fn decode_volume(d: &mut Decoder<'_>, slot: Slot, path: &str) -> Volume {
+fn decode_volume(d: &mut Decoder<'_, '_>, slot: Slot, path: &Path<'_>) -> Volume {
     let mut v = Volume { pos: slot.pos, ..Volume::default() };
     let Some(f) = d.fields(slot, path, &["name", "size", "attributes"]) else { return v };
     if let Some(s) = f.get("name") {
-        v.name = d.string(s, &join(path, "name")).unwrap_or_default();
+        v.name = d.string(s, &path.key("name")).unwrap_or_default();
     }
     if let Some(s) = f.get("size") {
-        v.bytes = quantity(d, s, &join(path, "size"), parse_bytes);
+        v.bytes = quantity(d, s, &path.key("size"), parse_bytes);
     }
     if let Some(s) = f.get("attributes")
         && !d.is_null(s.id)
     {
-        v.attributes = Some(storage_attributes(d, s, &join(path, "attributes")));
+        v.attributes = Some(storage_attributes(d, s, &path.key("attributes")));
     }
     v
 }
@@ -205,7 +205,7 @@ fn decode_volume(d: &mut Decoder<'_>, slot: Slot, path: &str) -> Volume {
 /// Storage attributes: only `persistent` and `class`; `persistent` defaults to false; a persistent
 /// volume without a class gets `default`; `ram` volumes cannot be persistent; an ephemeral volume
 /// cannot name a class other than `ram`.
-fn storage_attributes(d: &mut Decoder<'_>, slot: Slot, path: &str) -> Vec<Attribute> {
+fn storage_attributes(d: &mut Decoder<'_, '_>, slot: Slot, path: &Path<'_>) -> Vec<Attribute> {
     let mut map = string_map(d, slot, path);
     let get = |map: &[Attribute], k: &str| map.iter().find(|a| a.key == k).map(|a| a.value.clone());
     if get(&map, "persistent").is_none() {
@@ -241,7 +241,7 @@ fn storage_attributes(d: &mut Decoder<'_>, slot: Slot, path: &str) -> Vec<Attrib
                 "false" | "off" | "no" => attr.value = "false".into(),
                 other => d.sink.error(
                     slot.pos,
-                    &join(path, "persistent"),
+                    path.key("persistent"),
                     format!("invalid value {other:?} for attribute \"persistent\": expected true or false"),
                 ),
             },
@@ -249,14 +249,14 @@ fn storage_attributes(d: &mut Decoder<'_>, slot: Slot, path: &str) -> Vec<Attrib
                 if !matches!(attr.value.as_str(), "default" | "beta1" | "beta2" | "beta3" | "ram") {
                     d.sink.error(
                         slot.pos,
-                        &join(path, "class"),
+                        path.key("class"),
                         format!("invalid storage class {:?}: use default, beta1, beta2, beta3 or ram", attr.value),
                     );
                 }
             }
             other => d.sink.error(
                 slot.pos,
-                &join(path, other),
+                path.key(other),
                 format!("unsupported storage attribute {other:?}: only `persistent` and `class` are allowed"),
             ),
         }
@@ -301,7 +301,7 @@ fn sort_volumes(volumes: &mut [Volume]) {
 }
 
 /// `gpu:` takes only `units` and `attributes`; units > 0 need attributes with a vendor.
-fn decode_gpu(d: &mut Decoder<'_>, slot: Slot, path: &str) -> Option<GpuDecl> {
+fn decode_gpu(d: &mut Decoder<'_, '_>, slot: Slot, path: &Path<'_>) -> Option<GpuDecl> {
     if d.is_null(slot.id) {
         return None;
     }
@@ -315,22 +315,22 @@ fn decode_gpu(d: &mut Decoder<'_>, slot: Slot, path: &str) -> Option<GpuDecl> {
     for pair in content.chunks_exact(2) {
         let key = d.node_text(pair[0]);
         let value = Slot { id: pair[1], pos: d.pos(pair[0]) };
-        match key.as_str() {
+        match key {
             "units" => {
                 gpu.pos = value.pos;
-                gpu.units = quantity(d, value, &join(path, "units"), |t| {
+                gpu.units = quantity(d, value, &path.key("units"), |t| {
                     crate::gocompat::parse_uint(t, 64).map_err(|_| format!("{t:?} is not a whole number of GPUs"))
                 });
             }
             "attributes" => {
                 if !d.is_null(value.id) {
-                    gpu.attributes = gpu_attributes(d, value, &join(path, "attributes"));
+                    gpu.attributes = gpu_attributes(d, value, &path.key("attributes"));
                     has_attributes = !gpu.attributes.is_empty();
                 }
             }
             other => d.sink.error(
                 value.pos,
-                &join(path, other),
+                path.key(other),
                 format!("unsupported field {other:?} for GPU resource: use `units` and `attributes`"),
             ),
         }
@@ -347,7 +347,7 @@ fn decode_gpu(d: &mut Decoder<'_>, slot: Slot, path: &str) -> Option<GpuDecl> {
 
 /// `attributes: {vendor: {nvidia: [{model, ram, interface}]}}` → one attribute per model,
 /// `vendor/nvidia/model/<model>[/ram/<N>Gi][/interface/<pcie|sxm>]`; no model means any (`*`).
-fn gpu_attributes(d: &mut Decoder<'_>, slot: Slot, path: &str) -> Vec<Attribute> {
+fn gpu_attributes(d: &mut Decoder<'_, '_>, slot: Slot, path: &Path<'_>) -> Vec<Attribute> {
     let content = d.content(slot.id);
     let mut vendor = None;
     for pair in content.chunks(2) {
@@ -359,12 +359,12 @@ fn gpu_attributes(d: &mut Decoder<'_>, slot: Slot, path: &str) -> Vec<Attribute>
         } else {
             d.sink.error(
                 d.pos(pair[0]),
-                &join(path, &key),
+                path.key(key),
                 format!("unsupported attribute {key:?} for GPU resource: only `vendor` is allowed"),
             );
         }
     }
-    let vendor_path = join(path, "vendor");
+    let vendor_path = path.key("vendor");
     let vendor_fields = vendor.filter(|v| !d.is_null(v.id)).and_then(|v| d.fields(v, &vendor_path, &["nvidia"]));
     let Some(vendor_fields) = vendor_fields else {
         d.sink.error(
@@ -376,19 +376,19 @@ fn gpu_attributes(d: &mut Decoder<'_>, slot: Slot, path: &str) -> Vec<Attribute>
     };
     let mut attrs = Vec::new();
     if let Some(nvidia) = vendor_fields.get("nvidia") {
-        let nvidia_path = join(&vendor_path, "nvidia");
-        for (i, item) in d.seq(nvidia, &nvidia_path).unwrap_or_default().into_iter().enumerate() {
+        let nvidia_path = vendor_path.key("nvidia");
+        for (i, item) in d.seq(nvidia, &nvidia_path).unwrap_or_default().iter().copied().enumerate() {
             if d.is_null(item) {
                 continue;
             }
-            let item_path = index(&nvidia_path, i);
+            let item_path = nvidia_path.index(i);
             let Some(f) = d.fields(d.slot(item), &item_path, &["model", "ram", "interface"]) else { continue };
             let mut key = format!(
                 "vendor/nvidia/model/{}",
-                f.get("model").and_then(|s| d.string(s, &join(&item_path, "model"))).unwrap_or_default()
+                f.get("model").and_then(|s| d.string(s, &item_path.key("model"))).unwrap_or_default()
             );
             if let Some(ram) = f.get("ram").filter(|s| !d.is_null(s.id)) {
-                let bytes = quantity(d, ram, &join(&item_path, "ram"), parse_gpu_memory);
+                let bytes = quantity(d, ram, &item_path.key("ram"), parse_gpu_memory);
                 key.push_str(&format!("/ram/{}", gpu_memory_key(bytes)));
             }
             if let Some(iface) = f.get("interface").filter(|s| !d.is_null(s.id)) {
@@ -396,7 +396,7 @@ fn gpu_attributes(d: &mut Decoder<'_>, slot: Slot, path: &str) -> Vec<Attribute>
                 if text != "pcie" && text != "sxm" {
                     d.sink.error(
                         iface.pos,
-                        &join(&item_path, "interface"),
+                        item_path.key("interface"),
                         format!("invalid GPU interface {text:?}: expected \"pcie\" or \"sxm\""),
                     );
                 }

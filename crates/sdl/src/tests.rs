@@ -2,6 +2,12 @@
 
 use super::*;
 
+/// Number of generated cases for property tests: `default` in the normal run, more with
+/// `STRATUS_FUZZ_CASES=<n>` for a longer one.
+pub(crate) fn fuzz_cases(default: u32) -> u32 {
+    std::env::var("STRATUS_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
 const HELLO: &str = r#"
 version: "2.0"
 services:

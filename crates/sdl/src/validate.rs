@@ -16,19 +16,19 @@ pub(crate) fn validate(version: SdlVersion, m: &Model, sink: &mut Sink) {
     }
 
     for (name, decl) in &m.endpoints {
-        let path = join("endpoints", name);
+        let path = || format!("endpoints.{name}");
         if !is_endpoint_name(name) {
             sink.error(
                 decl.pos,
-                &path,
+                path(),
                 format!("endpoint named {name:?} is not a valid name: use lowercase letters first, then lowercase letters, digits, '-' or '_'"),
             );
         } else if decl.kind.is_empty() {
-            sink.error(decl.pos, &path, format!("endpoint named {name:?} has no kind: add kind: ip"));
+            sink.error(decl.pos, path(), format!("endpoint named {name:?} has no kind: add kind: ip"));
         } else if decl.kind != "ip" {
             sink.error(
                 decl.pos,
-                &path,
+                path(),
                 format!("endpoint named {name:?} has unknown kind {:?}: the only kind is ip", decl.kind),
             );
         }
@@ -38,11 +38,11 @@ pub(crate) fn validate(version: SdlVersion, m: &Model, sink: &mut Sink) {
     let mut ports_used: BTreeMap<String, &str> = BTreeMap::new();
     for (svc_name, placements) in &m.deployment {
         for (placement_name, sd) in placements {
-            let path = join(&join("deployment", svc_name), placement_name);
+            let path = || format!("deployment.{svc_name}.{placement_name}");
             let Some(compute) = m.compute.get(&sd.profile) else {
                 sink.error(
                     sd.pos,
-                    &path,
+                    path(),
                     format!("no compute profile named {:?}: define it under profiles.compute", sd.profile),
                 );
                 continue;
@@ -50,7 +50,7 @@ pub(crate) fn validate(version: SdlVersion, m: &Model, sink: &mut Sink) {
             let Some(placement) = m.placement.get(placement_name) else {
                 sink.error(
                     sd.pos,
-                    &path,
+                    path(),
                     format!("no placement profile named {placement_name:?}: define it under profiles.placement"),
                 );
                 continue;
@@ -58,23 +58,23 @@ pub(crate) fn validate(version: SdlVersion, m: &Model, sink: &mut Sink) {
             if !placement.pricing.contains_key(&sd.profile) {
                 sink.error(
                     sd.pos,
-                    &path,
+                    path(),
                     format!("no pricing for profile {:?} in placement {placement_name:?}: add profiles.placement.{placement_name}.pricing.{}", sd.profile, sd.profile),
                 );
                 continue;
             }
             let Some(svc) = m.services.get(svc_name) else {
-                sink.error(sd.pos, &path, format!("no service profile named {svc_name:?}: define it under services"));
+                sink.error(sd.pos, path(), format!("no service profile named {svc_name:?}: define it under services"));
                 continue;
             };
-            let svc_path = join("services", svc_name);
+            let svc_path = |field: &str| format!("services.{svc_name}.{field}");
 
             if let Some(c) = &svc.credentials {
                 for (field, value) in [("host", &c.host), ("username", &c.username), ("password", &c.password)] {
                     if value.trim().is_empty() {
                         sink.error(
                             c.pos,
-                            &join(&svc_path, "credentials"),
+                            svc_path("credentials"),
                             format!("service credentials missing {field}: private registry credentials need host, username and password"),
                         );
                     }
@@ -86,11 +86,11 @@ pub(crate) fn validate(version: SdlVersion, m: &Model, sink: &mut Sink) {
                     if to.ip.is_empty() {
                         continue;
                     }
-                    let to_path = format!("{svc_path}.expose[{i}].to[{j}]");
+                    let to_path = || svc_path(&format!("expose[{i}].to[{j}]"));
                     if !to.global {
                         sink.error(
                             to.pos,
-                            &to_path,
+                            to_path(),
                             format!("service {svc_name:?} declares IP endpoint {:?}, so this entry must also say global: true", to.ip),
                         );
                         continue;
@@ -98,7 +98,7 @@ pub(crate) fn validate(version: SdlVersion, m: &Model, sink: &mut Sink) {
                     let Some(endpoint) = m.endpoints.get(&to.ip) else {
                         sink.error(
                             to.pos,
-                            &to_path,
+                            to_path(),
                             format!("no endpoint named {:?} exists: declare it under endpoints with kind: ip", to.ip),
                         );
                         continue;
@@ -112,7 +112,7 @@ pub(crate) fn validate(version: SdlVersion, m: &Model, sink: &mut Sink) {
                     if let Some(other) = ports_used.get(&key) {
                         sink.error(
                             to.pos,
-                            &to_path,
+                            to_path(),
                             format!(
                                 "IP endpoint {:?} port {} protocol {:?} is already used by service {other:?}",
                                 to.ip, expose.port, expose.proto
@@ -127,7 +127,7 @@ pub(crate) fn validate(version: SdlVersion, m: &Model, sink: &mut Sink) {
             let Some(resources) = &compute.resources else {
                 sink.error(
                     compute.pos,
-                    &join("profiles.compute", &sd.profile),
+                    join("profiles.compute", &sd.profile),
                     "compute profile has no resources: add resources with cpu, memory and storage",
                 );
                 continue;
@@ -137,7 +137,7 @@ pub(crate) fn validate(version: SdlVersion, m: &Model, sink: &mut Sink) {
             let mut mounts: BTreeMap<&str, &str> = BTreeMap::new();
             let storage_params = svc.params.as_ref().map(|p| &p.storage);
             for (name, params) in storage_params.into_iter().flatten() {
-                let param_path = join(&join(&svc_path, "params.storage"), name);
+                let param_path = |field: &str| svc_path(&format!("params.storage.{name}{field}"));
                 let Some(volume) = volumes.get(name.as_str()) else {
                     // Akash names the volume of a single-mapping `storage:` "default", whatever
                     // its `name:` says; people trip on that.
@@ -149,7 +149,7 @@ pub(crate) fn validate(version: SdlVersion, m: &Model, sink: &mut Sink) {
                     };
                     sink.error(
                         params.pos,
-                        &param_path,
+                        param_path(""),
                         format!("service {svc_name:?} references a volume named {name:?} that compute profile {:?} does not define{hint}", sd.profile),
                     );
                     continue;
@@ -157,7 +157,7 @@ pub(crate) fn validate(version: SdlVersion, m: &Model, sink: &mut Sink) {
                 if !is_abs_path(&params.mount) {
                     sink.error(
                         params.pos,
-                        &join(&param_path, "mount"),
+                        param_path(".mount"),
                         format!("mount {:?} must be an absolute path like /data", params.mount),
                     );
                     continue;
@@ -165,7 +165,7 @@ pub(crate) fn validate(version: SdlVersion, m: &Model, sink: &mut Sink) {
                 if let Some(other) = mounts.get(params.mount.as_str()) {
                     sink.error(
                         params.pos,
-                        &join(&param_path, "mount"),
+                        param_path(".mount"),
                         format!("duplicated mount point: {:?} is already used by volume {other:?}", params.mount),
                     );
                     continue;
@@ -175,7 +175,7 @@ pub(crate) fn validate(version: SdlVersion, m: &Model, sink: &mut Sink) {
                 if version == SdlVersion::V2_1 && class == Some("ram") && params.read_only {
                     sink.error(
                         params.pos,
-                        &join(&param_path, "readOnly"),
+                        param_path(".readOnly"),
                         "readOnly: true is not allowed for storage class \"ram\"",
                     );
                 }
@@ -189,7 +189,7 @@ pub(crate) fn validate(version: SdlVersion, m: &Model, sink: &mut Sink) {
                     if persistent {
                         sink.error(
                             v.pos,
-                            &join(&join("profiles.compute", &sd.profile), "resources.storage"),
+                            join(&join("profiles.compute", &sd.profile), "resources.storage"),
                             format!(
                                 "volume {:?} has persistent: true, which requires services.{svc_name}.params.storage.{} to give it a mount",
                                 v.name, v.name
@@ -205,7 +205,7 @@ pub(crate) fn validate(version: SdlVersion, m: &Model, sink: &mut Sink) {
         if !endpoints_used.contains(name.as_str()) {
             sink.error(
                 decl.pos,
-                &join("endpoints", name),
+                join("endpoints", name),
                 format!("endpoint {name:?} declared but never used: reference it with `ip: {name}` in an expose, or remove it"),
             );
         }
@@ -215,7 +215,7 @@ pub(crate) fn validate(version: SdlVersion, m: &Model, sink: &mut Sink) {
         if !m.deployment.contains_key(name) {
             sink.warn(
                 svc.pos,
-                &join("services", name),
+                join("services", name),
                 "service is not deployed (no entry under deployment), so it is ignored",
             );
         }

@@ -5,6 +5,7 @@
 //! from plain scalars, and we need a line and column for every node to point at mistakes. Serde's
 //! data model keeps none of that, so we keep the tree and decode it ourselves in `decode.rs`.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use serde_saphyr::granit_parser::{Event, Parser, ScalarStyle};
@@ -19,27 +20,28 @@ pub const MAX_NODES: usize = 200_000;
 pub(crate) type NodeId = usize;
 
 #[derive(Debug)]
-pub(crate) struct Node {
+pub(crate) struct Node<'a> {
     pub pos: Pos,
-    pub kind: Kind,
+    pub kind: Kind<'a>,
 }
 
 #[derive(Debug)]
-pub(crate) enum Kind {
-    Scalar(Scalar),
+pub(crate) enum Kind<'a> {
+    Scalar(Scalar<'a>),
     Seq(Vec<NodeId>),
     Map(Vec<(NodeId, NodeId)>),
     /// An alias (`*name`): refers to the anchored node; `name` is kept for duplicate-key checks.
     Alias {
         target: NodeId,
-        name: String,
+        name: &'a str,
     },
 }
 
 #[derive(Debug)]
-pub(crate) struct Scalar {
-    /// The text after escape processing: what Go's `yaml.Node.Value` holds.
-    pub value: String,
+pub(crate) struct Scalar<'a> {
+    /// The text after escape processing: what Go's `yaml.Node.Value` holds. Borrowed from the
+    /// source when escape processing changed nothing.
+    pub value: Cow<'a, str>,
     /// Quoted and block scalars are always strings; only plain ones are resolved to null/bool/int.
     pub plain: bool,
     /// Explicit tag in short form (`!!str`, `!!int`, `!custom`), if any.
@@ -48,8 +50,8 @@ pub(crate) struct Scalar {
 
 /// The first document of a YAML stream (Go's `yaml.Unmarshal` reads only the first).
 #[derive(Debug, Default)]
-pub(crate) struct Doc {
-    pub nodes: Vec<Node>,
+pub(crate) struct Doc<'a> {
+    pub nodes: Vec<Node<'a>>,
     pub root: Option<NodeId>,
 }
 
@@ -65,14 +67,14 @@ enum Open {
     Map(NodeId, Vec<NodeId>),
 }
 
-impl Doc {
-    pub fn node(&self, id: NodeId) -> &Node {
+impl<'a> Doc<'a> {
+    pub fn node(&self, id: NodeId) -> &Node<'a> {
         &self.nodes[id]
     }
 
     /// Parses the first document of `src`.
-    pub fn parse(src: &str) -> Result<Doc, SyntaxError> {
-        let mut doc = Doc::default();
+    pub fn parse(src: &'a str) -> Result<Doc<'a>, SyntaxError> {
+        let mut doc = Doc { nodes: Vec::with_capacity(src.len() / 8), root: None };
         let mut anchors: HashMap<usize, NodeId> = HashMap::new();
         let mut stack: Vec<Open> = Vec::new();
         let mut started = false;
@@ -97,10 +99,7 @@ impl Doc {
                 }
                 Event::Scalar(value, style, anchor, tag) => {
                     let tag = tag.map(|t| short_tag(t.handle(), t.suffix()));
-                    let id = doc.push(
-                        pos,
-                        Kind::Scalar(Scalar { value: value.into_owned(), plain: style == ScalarStyle::Plain, tag }),
-                    )?;
+                    let id = doc.push(pos, Kind::Scalar(Scalar { value, plain: style == ScalarStyle::Plain, tag }))?;
                     if anchor != 0 {
                         anchors.insert(anchor, id);
                     }
@@ -113,8 +112,7 @@ impl Doc {
                     let name = src
                         .get(span.start.byte_offset().unwrap_or(0)..span.end.byte_offset().unwrap_or(0))
                         .unwrap_or_default()
-                        .trim_start_matches('*')
-                        .to_string();
+                        .trim_start_matches('*');
                     Some(doc.push(pos, Kind::Alias { target, name })?)
                 }
                 Event::SequenceStart(_, anchor, _) => {
@@ -163,7 +161,7 @@ impl Doc {
         Ok(doc)
     }
 
-    fn push(&mut self, pos: Pos, kind: Kind) -> Result<NodeId, SyntaxError> {
+    fn push(&mut self, pos: Pos, kind: Kind<'a>) -> Result<NodeId, SyntaxError> {
         if self.nodes.len() >= MAX_NODES {
             return Err(SyntaxError {
                 pos,
@@ -196,7 +194,7 @@ mod tests {
         assert_eq!(pairs.len(), 2);
         assert_eq!(doc.node(pairs[0].1).pos, Pos::new(1, 7));
         assert!(
-            matches!(&doc.node(pairs[1].1).kind, Kind::Alias { target, name } if *target == pairs[0].1 && name == "x")
+            matches!(&doc.node(pairs[1].1).kind, Kind::Alias { target, name } if *target == pairs[0].1 && *name == "x")
         );
     }
 

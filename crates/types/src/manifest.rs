@@ -3,6 +3,10 @@
 //! Its JSON layout is Akash's `manifest/v2beta3` exactly, and [`manifest_version`] is Akash's
 //! deployment version (sha256 of the key-sorted JSON with Go's escaping), so a manifest built here
 //! and one built by Akash tooling hash the same.
+//!
+//! Every struct here (and in `resources`) declares its fields in the byte order of their JSON
+//! keys, so serializing writes Go's sorted JSON directly; `manifest_version` relies on it and a
+//! test checks it against the generic sort.
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -23,23 +27,23 @@ pub struct ManifestGroup {
 /// One service: image, command, environment, resources per replica, replica count, ports.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Service {
-    pub name: String,
-    pub image: String,
+    #[serde(default)]
+    pub args: Option<Vec<String>>,
     /// `None` is Go's nil slice (`null`); `Some(vec![])` an explicit empty list (`[]`).
     #[serde(default)]
     pub command: Option<Vec<String>>,
-    #[serde(default)]
-    pub args: Option<Vec<String>>,
-    #[serde(default)]
-    pub env: Option<Vec<String>>,
-    pub resources: Resources,
     pub count: u32,
-    #[serde(default, deserialize_with = "null_as_empty")]
-    pub expose: Vec<ServiceExpose>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub params: Option<ServiceParams>,
     #[serde(default)]
     pub credentials: Option<ImageCredentials>,
+    #[serde(default)]
+    pub env: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub expose: Vec<ServiceExpose>,
+    pub image: String,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub params: Option<ServiceParams>,
+    pub resources: Resources,
 }
 
 /// Transport protocol of an exposed port.
@@ -65,18 +69,18 @@ impl Protocol {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ServiceExpose {
-    pub port: u32,
+    pub endpoint_sequence_number: u32,
     pub external_port: u32,
-    pub proto: Protocol,
-    /// The service allowed to reach this port; empty for none or for global exposure.
-    pub service: String,
     pub global: bool,
     #[serde(default)]
     pub hosts: Option<Vec<String>>,
     #[serde(rename = "httpOptions")]
     pub http_options: HttpOptions,
     pub ip: String,
-    pub endpoint_sequence_number: u32,
+    pub port: u32,
+    pub proto: Protocol,
+    /// The service allowed to reach this port; empty for none or for global exposure.
+    pub service: String,
 }
 
 impl ServiceExpose {
@@ -95,15 +99,15 @@ impl ServiceExpose {
 #[serde(rename_all = "camelCase")]
 pub struct HttpOptions {
     pub max_body_size: u32,
-    pub read_timeout: u32,
-    pub send_timeout: u32,
-    pub next_tries: u32,
-    pub next_timeout: u32,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub next_cases: Vec<String>,
+    pub next_timeout: u32,
+    pub next_tries: u32,
     /// Not defaulted in the manifest on purpose (Akash keeps old hashes stable); omitted when 0.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub proxy_buffer_size: u32,
+    pub read_timeout: u32,
+    pub send_timeout: u32,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -112,12 +116,12 @@ fn is_zero(n: &u32) -> bool {
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServiceParams {
-    #[serde(default)]
-    pub storage: Option<Vec<StorageParams>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials: Option<ImageCredentials>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permissions: Option<ServicePermissions>,
+    #[serde(default)]
+    pub storage: Option<Vec<StorageParams>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tee: Option<TeeParams>,
 }
@@ -126,8 +130,8 @@ pub struct ServiceParams {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StorageParams {
-    pub name: String,
     pub mount: String,
+    pub name: String,
     pub read_only: bool,
 }
 
@@ -139,26 +143,24 @@ pub struct ServicePermissions {
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TeeParams {
+    pub attestation: bool,
     #[serde(rename = "type")]
     pub kind: String,
-    pub attestation: bool,
 }
 
 /// Private registry credentials.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImageCredentials {
-    pub host: String,
     #[serde(default)]
     pub email: String,
-    pub username: String,
+    pub host: String,
     pub password: String,
+    pub username: String,
 }
 
 /// Akash's manifest version: sha256 over the manifest JSON with keys sorted and Go's escaping.
 pub fn manifest_version(manifest: &[ManifestGroup]) -> [u8; 32] {
-    let value = serde_json::to_value(manifest).unwrap_or(serde_json::Value::Null);
-    let bytes = gojson::to_sorted_vec(&value);
-    Sha256::digest(&bytes).into()
+    Sha256::digest(gojson::to_go_vec_presorted(manifest)).into()
 }
 
 #[cfg(test)]
@@ -172,6 +174,44 @@ mod tests {
         assert_eq!(json["command"], serde_json::json!([]));
         assert_eq!(json["args"], serde_json::Value::Null);
         assert!(json.get("params").is_none());
+    }
+
+    /// The presorted fast path must equal Go's SortJSON of the same manifest.
+    #[test]
+    fn fields_are_declared_in_json_key_order() {
+        let svc = Service {
+            args: Some(vec!["a<b".into()]),
+            command: None,
+            count: 2,
+            credentials: Some(ImageCredentials::default()),
+            env: Some(vec![]),
+            expose: vec![ServiceExpose { hosts: Some(vec!["x.com".into()]), ..ServiceExpose::default() }],
+            image: "img".into(),
+            name: "web".into(),
+            params: Some(ServiceParams {
+                credentials: Some(ImageCredentials::default()),
+                permissions: Some(ServicePermissions { read: vec!["logs".into()] }),
+                storage: Some(vec![StorageParams::default()]),
+                tee: Some(TeeParams::default()),
+            }),
+            resources: Resources {
+                id: 1,
+                cpu: Some(crate::resources::Cpu::default()),
+                memory: Some(crate::resources::Memory::default()),
+                storage: vec![crate::resources::Storage {
+                    attributes: vec![crate::attributes::Attribute::new("class", "beta3")],
+                    ..Default::default()
+                }],
+                gpu: Some(crate::resources::Gpu::default()),
+                endpoints: vec![crate::resources::Endpoint::default()],
+            },
+        };
+        let manifest = vec![ManifestGroup { name: "g".into(), services: vec![svc] }];
+        let generic = gojson::to_sorted_vec(&serde_json::to_value(&manifest).unwrap_or_default());
+        assert_eq!(
+            String::from_utf8(gojson::to_go_vec_presorted(&manifest)).unwrap_or_default(),
+            String::from_utf8(generic).unwrap_or_default()
+        );
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //!
 //! Field names and the JSON layout match Akash's Go structs exactly, because the manifest JSON is
 //! hashed into the on-ledger deployment version and must agree byte for byte with Akash tooling.
+//! Fields are declared in the byte order of their JSON keys (see `manifest`).
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -38,28 +39,28 @@ impl<'de> Deserialize<'de> for ResourceValue {
 /// CPU in thousandths of a core (millicpu).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Cpu {
-    pub units: ResourceValue,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attributes: Vec<Attribute>,
+    pub units: ResourceValue,
 }
 
 /// Memory in bytes.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Memory {
-    #[serde(rename = "size")]
-    pub quantity: ResourceValue,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attributes: Vec<Attribute>,
+    #[serde(rename = "size")]
+    pub quantity: ResourceValue,
 }
 
 /// One storage volume in bytes. Attributes `persistent` and `class` say what kind.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Storage {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attributes: Vec<Attribute>,
     pub name: String,
     #[serde(rename = "size")]
     pub quantity: ResourceValue,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub attributes: Vec<Attribute>,
 }
 
 impl Storage {
@@ -87,9 +88,9 @@ impl Storage {
 /// `vendor/<v>/model/<m>[/ram/<n>Gi][/interface/<i>]` attribute keys.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Gpu {
-    pub units: ResourceValue,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attributes: Vec<Attribute>,
+    pub units: ResourceValue,
 }
 
 /// How a service port is reached from outside the deployment.
@@ -152,17 +153,17 @@ pub struct Endpoint {
 /// Everything one replica of a resource unit needs.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Resources {
-    pub id: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu: Option<Cpu>,
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub endpoints: Vec<Endpoint>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu: Option<Gpu>,
+    pub id: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory: Option<Memory>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub storage: Vec<Storage>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gpu: Option<Gpu>,
-    #[serde(default, deserialize_with = "null_as_empty")]
-    pub endpoints: Vec<Endpoint>,
 }
 
 impl Resources {

@@ -1,13 +1,15 @@
 //! Subcommands.
 
+mod bench;
 mod sdl;
 
 use std::process::ExitCode;
 
-use crate::flags::{Cli, Command};
+use crate::flags::{BenchCommand, Cli, Command};
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Sdl(cmd) => sdl::run(cmd),
+        Command::Bench(BenchCommand::Sdl(args)) => bench::sdl(&args),
     }
 }
