@@ -17,8 +17,12 @@ pub(crate) fn parse(src: &str) -> Option<Doc<'_>> {
     if src.starts_with('%') {
         return None;
     }
+    let lines = lines(src)?;
+    // Every step of the reader consumes a line or gives up; the fuel bound makes "never loops"
+    // hold even if a future change breaks that.
+    let fuel = lines.len() * 4 + 16;
     let mut reader =
-        Reader { src, lines: lines(src)?, next: 0, doc: Doc { nodes: Vec::with_capacity(src.len() / 12), root: None } };
+        Reader { src, lines, next: 0, doc: Doc { nodes: Vec::with_capacity(src.len() / 12), root: None }, fuel };
     let explicit_start = reader.skip_document_start();
     let Some(first) = reader.peek() else {
         // An explicit `---` with nothing after it is an empty scalar document: full parser.
@@ -88,6 +92,7 @@ struct Reader<'a> {
     lines: Vec<Line<'a>>,
     next: usize,
     doc: Doc<'a>,
+    fuel: usize,
 }
 
 impl<'a> Reader<'a> {
@@ -107,7 +112,9 @@ impl<'a> Reader<'a> {
     }
 
     /// The next line with content (skipping blank and comment lines); stops at document markers.
+    /// Also burns fuel: when it runs out the whole read gives up.
     fn peek(&mut self) -> Option<Line<'a>> {
+        self.fuel = self.fuel.checked_sub(1)?;
         while let Some(line) = self.lines.get(self.next) {
             if line.is_blank_or_comment() {
                 self.next += 1;
@@ -186,6 +193,10 @@ impl<'a> Reader<'a> {
                 items.push(self.inline_value(&line, body_col, indent)?);
             }
         }
+        // A block sequence has at least one item; an empty one means nothing was consumed.
+        if items.is_empty() {
+            return None;
+        }
         self.doc.nodes[id].kind = Kind::Seq(items);
         Some(id)
     }
@@ -228,6 +239,10 @@ impl<'a> Reader<'a> {
                 self.inline_value(&line, col + key_len + 1 + spaces, indent)?
             };
             pairs.push((key_id, value));
+        }
+        // A block mapping has at least one entry; an empty one means nothing was consumed.
+        if pairs.is_empty() {
+            return None;
         }
         self.doc.nodes[id].kind = Kind::Map(pairs);
         Some(id)
@@ -451,7 +466,7 @@ fn is_seq_item(text: &str) -> bool {
 fn mapping_key_len(text: &str) -> Option<usize> {
     let bytes = text.as_bytes();
     let first = *bytes.first()?;
-    if !(first.is_ascii_alphanumeric() || first == b'_' || first == b'.') {
+    if !(first.is_ascii_alphanumeric() || first == b'_') {
         return None;
     }
     let len = bytes.iter().position(|&b| !(b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'/')))?;
@@ -652,6 +667,10 @@ mod tests {
             "a: 'x'\r\n- b\r\n",
             "a: b\rc: d\n",
             "-\r\n  a: 1\r\n",
+            // Found by cargo-fuzz: a compact mapping that consumed nothing looped forever.
+            "a:\n  - ...b: c\n  - d\n",
+            "- ...\n",
+            ".a: 1\n",
         ];
         for src in cases {
             check(src).unwrap_or_else(|e| panic!("{e}"));

@@ -80,9 +80,14 @@ impl<'a> Doc<'a> {
         let mut started = false;
 
         for item in Parser::new_from_str(src) {
-            let (event, span) = item.map_err(|e| SyntaxError {
-                pos: Pos::new(e.marker().line(), e.marker().col() + 1),
-                message: e.info(),
+            let (event, span) = item.map_err(|e| {
+                let info = e.info();
+                let message = if info.contains("recursion limit") {
+                    "nesting is deeper than 255 levels; an SDL needs fewer than 10".to_string()
+                } else {
+                    info
+                };
+                SyntaxError { pos: Pos::new(e.marker().line(), e.marker().col() + 1), message }
             })?;
             let pos = Pos::new(span.start.line(), span.start.col() + 1);
             let finished = match event {

@@ -1,0 +1,24 @@
+//! The `stratus` binary, run as users and scripts run it.
+
+mod sdl;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn stratus(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_stratus")).args(args).output().expect("run stratus")
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn corpus() -> PathBuf {
+    std::env::var("STRATUS_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus"))
+}
+
+pub fn path_str(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
