@@ -14,21 +14,10 @@ use crate::diag::{Pos, Sink};
 use crate::gocompat::{is_dns1123_subdomain, is_env_var_name, is_service_name};
 use crate::model::Model;
 
-const KI: u64 = 1 << 10;
-const MI: u64 = KI << 10;
-const TI: u64 = MI << 20;
-/// Per replica.
-pub const MAX_UNIT_CPU: u64 = 384_000;
-pub const MIN_UNIT_CPU: u64 = 10;
-pub const MAX_UNIT_GPU: u64 = 24;
-pub const MIN_UNIT_MEMORY: u64 = MI;
-pub const MAX_UNIT_MEMORY: u64 = 2 * TI;
-pub const MIN_UNIT_STORAGE: u64 = 5 * MI;
-pub const MAX_UNIT_STORAGE: u64 = 32 * TI;
-/// Replicas the group totals allow for (Akash's `maxUnitCount`).
-pub const MAX_UNIT_COUNT: u64 = 50;
-/// Highest price per replica per block, in whole denomination units.
-pub const MAX_UNIT_PRICE: u128 = 10_000_000;
+pub use stratus_types::group::{
+    MAX_UNIT_COUNT, MAX_UNIT_CPU, MAX_UNIT_GPU, MAX_UNIT_MEMORY, MAX_UNIT_PRICE, MAX_UNIT_STORAGE, MIN_UNIT_CPU,
+    MIN_UNIT_MEMORY, MIN_UNIT_STORAGE,
+};
 
 pub(crate) fn check_groups(groups: &[GroupSpec], origins: &[Vec<UnitOrigin>], m: &Model, sink: &mut Sink) {
     if groups.is_empty() {

@@ -3,10 +3,24 @@
 //! Matching follows Akash (`chain-sdk go/node/types/attributes/v1`): a requirement key may be a
 //! glob (Go `filepath.Match`), values compare exactly.
 
+use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 
 /// One attribute. Serialized like Akash's proto JSON: empty key or value are omitted.
-#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    BorshSerialize,
+    BorshDeserialize,
+)]
 pub struct Attribute {
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub key: String,

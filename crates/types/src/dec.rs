@@ -7,6 +7,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Number of fractional decimal digits (Cosmos `LegacyPrecision`).
@@ -15,7 +16,7 @@ pub const DEC_PRECISION: u32 = 18;
 pub const DEC_SCALE: u128 = 1_000_000_000_000_000_000;
 
 /// A non-negative decimal with exactly 18 fractional digits.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize)]
 pub struct Dec(u128);
 
 /// Why a decimal string was refused. Messages follow Cosmos' `LegacyNewDecFromStr` wording where it
@@ -175,7 +176,7 @@ impl Serialize for Dec {
 
 impl<'de> Deserialize<'de> for Dec {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Dec, D::Error> {
-        let s = String::deserialize(deserializer)?;
+        let s = <String as Deserialize>::deserialize(deserializer)?;
         s.parse().map_err(serde::de::Error::custom)
     }
 }

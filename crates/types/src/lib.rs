@@ -1,11 +1,21 @@
 //! Plain data shared by every Stratus crate.
 //!
-//! Nothing here does I/O or knows about the ledger, the network or YAML. The JSON shapes of
-//! [`group::GroupSpec`] and [`manifest::Manifest`] are Akash's wire formats, so they derive serde.
+//! Nothing here does I/O or knows about storage, the network or YAML. Types carry two encodings:
+//! serde JSON for the API and files (and, for `GroupSpec` and `Manifest`, Akash's exact wire
+//! format), and borsh for ledger state and transactions (canonical, so hashes are stable).
 
+pub mod address;
 pub mod attributes;
+pub mod block;
+pub mod coin;
 pub mod dec;
+pub mod event;
 pub mod gojson;
+pub mod gpu;
 pub mod group;
 pub mod manifest;
+pub mod market;
+pub mod params;
+pub mod placement;
 pub mod resources;
+pub mod tx;

@@ -4,12 +4,13 @@
 //! hashed into the on-ledger deployment version and must agree byte for byte with Akash tooling.
 //! Fields are declared in the byte order of their JSON keys (see `manifest`).
 
+use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::attributes::Attribute;
 
 /// An integer resource amount, serialized as `{"val":"<decimal>"}` like Cosmos' `math.Int`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize)]
 pub struct ResourceValue(pub u64);
 
 impl Serialize for ResourceValue {
@@ -37,7 +38,7 @@ impl<'de> Deserialize<'de> for ResourceValue {
 }
 
 /// CPU in thousandths of a core (millicpu).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, BorshSerialize, BorshDeserialize)]
 pub struct Cpu {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attributes: Vec<Attribute>,
@@ -45,7 +46,7 @@ pub struct Cpu {
 }
 
 /// Memory in bytes.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, BorshSerialize, BorshDeserialize)]
 pub struct Memory {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attributes: Vec<Attribute>,
@@ -54,7 +55,7 @@ pub struct Memory {
 }
 
 /// One storage volume in bytes. Attributes `persistent` and `class` say what kind.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, BorshSerialize, BorshDeserialize)]
 pub struct Storage {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attributes: Vec<Attribute>,
@@ -86,7 +87,7 @@ impl Storage {
 
 /// GPUs: a count and, when units > 0, the acceptable models as
 /// `vendor/<v>/model/<m>[/ram/<n>Gi][/interface/<i>]` attribute keys.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, BorshSerialize, BorshDeserialize)]
 pub struct Gpu {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attributes: Vec<Attribute>,
@@ -94,7 +95,8 @@ pub struct Gpu {
 }
 
 /// How a service port is reached from outside the deployment.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize)]
+#[borsh(use_discriminant = false)]
 pub enum EndpointKind {
     /// Port 80 TCP behind the provider's shared HTTP ingress.
     #[default]
@@ -136,13 +138,15 @@ impl Serialize for EndpointKind {
 
 impl<'de> Deserialize<'de> for EndpointKind {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<EndpointKind, D::Error> {
-        let code = u8::deserialize(deserializer)?;
+        let code = <u8 as Deserialize>::deserialize(deserializer)?;
         EndpointKind::from_code(code).ok_or_else(|| serde::de::Error::custom(format!("unknown endpoint kind {code}")))
     }
 }
 
 /// An endpoint a replica needs. `sequence_number` ties leased IPs to their SDL endpoint name.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, BorshSerialize, BorshDeserialize,
+)]
 pub struct Endpoint {
     /// Omitted when 0 (shared HTTP), as proto JSON does.
     #[serde(default, skip_serializing_if = "EndpointKind::is_shared_http")]
@@ -151,7 +155,7 @@ pub struct Endpoint {
 }
 
 /// Everything one replica of a resource unit needs.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, BorshSerialize, BorshDeserialize)]
 pub struct Resources {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu: Option<Cpu>,

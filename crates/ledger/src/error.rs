@@ -1,0 +1,118 @@
+//! Why a transaction failed. Each message is one sentence a user can act on; the CLI prints it
+//! as is.
+
+use stratus_types::address::Address;
+use stratus_types::coin::Coin;
+use stratus_types::market::{BidId, BidState, DeploymentId, GroupId, GroupState, LeaseId, OrderId, OrderState};
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum LedgerError {
+    // Transaction envelope.
+    #[error("transaction is for chain {got:?}, this is {expected:?}")]
+    WrongChain { expected: String, got: String },
+    #[error("account sequence mismatch: expected {expected}, got {got} (query the account and sign again)")]
+    BadSequence { expected: u64, got: u64 },
+    #[error("transaction signature is invalid")]
+    BadSignature,
+    #[error("transaction has no messages")]
+    NoMessages,
+    #[error("fee {got} is below the minimum {min}")]
+    FeeTooLow { min: Coin, got: Coin },
+
+    // Bank.
+    #[error("insufficient funds: {address} has {have}, needs {need}")]
+    InsufficientFunds { address: Address, have: Coin, need: Coin },
+    #[error("amount must be positive")]
+    ZeroAmount,
+    #[error("denomination {0:?} is not accepted here (allowed: {1})")]
+    DenomNotAllowed(String, String),
+
+    // Deployments.
+    #[error("deployment {0} already exists; pick another dseq")]
+    DeploymentExists(DeploymentId),
+    #[error("deployment {0} does not exist")]
+    DeploymentNotFound(DeploymentId),
+    #[error("deployment {0} is closed")]
+    DeploymentClosed(DeploymentId),
+    #[error("deployment groups are invalid: {0}")]
+    InvalidGroups(String),
+    #[error("deposit must be in the deployment's denomination {expected:?}, got {got:?}")]
+    DenomMismatch { expected: String, got: String },
+    #[error("deposit {got} is below the minimum {min}")]
+    DepositTooLow { min: Coin, got: Coin },
+    #[error("the new version equals the current one; nothing to update")]
+    SameVersion,
+    #[error("group {0} does not exist")]
+    GroupNotFound(GroupId),
+    #[error("group {id} is {state}, which does not allow this")]
+    GroupState { id: GroupId, state: GroupState },
+    #[error("the deployment's escrow is {0}; deposit funds first")]
+    EscrowNotOpen(String),
+
+    // Market.
+    #[error("order {0} does not exist")]
+    OrderNotFound(OrderId),
+    #[error("order {id} is {state}, not open")]
+    OrderNotOpen { id: OrderId, state: OrderState },
+    #[error("order {0} already has the maximum number of bids ({1})")]
+    TooManyBids(OrderId, u32),
+    #[error("provider already bid on order {0}")]
+    BidExists(OrderId),
+    #[error("bid {0} does not exist")]
+    BidNotFound(BidId),
+    #[error("bid {id} is {state}")]
+    BidState { id: BidId, state: BidState },
+    #[error("bid price {bid} is above the order's maximum {max} per block")]
+    BidAbovePrice { bid: String, max: String },
+    #[error("bid price must be positive and in the order's denomination {0:?}")]
+    BadBidPrice(String),
+    #[error("bid offer does not match the group's resources: {0}")]
+    BadOffer(String),
+    #[error("provider does not meet the group's placement: {0}")]
+    PlacementMismatch(String),
+    #[error("lease {0} does not exist")]
+    LeaseNotFound(LeaseId),
+    #[error("lease {0} is not active")]
+    LeaseNotActive(LeaseId),
+
+    // Providers and auditors.
+    #[error("{0} is not a registered provider; register with `stratus provider register`")]
+    ProviderNotFound(Address),
+    #[error("provider {0} is already registered; use update")]
+    ProviderExists(Address),
+    #[error("host uri {0:?} must be an https URL with a host and no path, e.g. https://provider.example.com:8443")]
+    BadHostUri(String),
+    #[error("invalid attributes: {0}")]
+    BadAttributes(String),
+
+    // Authorization.
+    #[error("only {expected} may do this, not {got}")]
+    Unauthorized { expected: Address, got: Address },
+
+    #[error("message {index} ({name}): {source}")]
+    InMessage { index: usize, name: &'static str, source: Box<LedgerError> },
+
+    // Internal.
+    #[error("state is corrupt at key {key}: {detail}")]
+    Corrupt { key: String, detail: String },
+    #[error("storage error: {0}")]
+    Storage(String),
+    #[error("arithmetic overflow in {0}")]
+    Overflow(&'static str),
+}
+
+impl LedgerError {
+    pub fn corrupt(key: &[u8], e: &dyn std::fmt::Display) -> LedgerError {
+        LedgerError::Corrupt { key: String::from_utf8_lossy(key).into_owned(), detail: e.to_string() }
+    }
+
+    /// Errors that mean the node itself is broken (not the transaction): the block must not be
+    /// committed.
+    pub fn is_internal(&self) -> bool {
+        match self {
+            LedgerError::Corrupt { .. } | LedgerError::Storage(_) => true,
+            LedgerError::InMessage { source, .. } => source.is_internal(),
+            _ => false,
+        }
+    }
+}

@@ -1,0 +1,196 @@
+//! Properties every committed state must have. Tests call [`check_invariants`] after every block;
+//! it reads the whole state, so it is for tests and audits, not for block production.
+
+use std::collections::BTreeMap;
+
+use borsh::BorshDeserialize;
+use stratus_types::dec::Dec;
+use stratus_types::market::{
+    Bid, BidState, Deployment, DeploymentState, EscrowAccount, EscrowState, Group, GroupState, Lease, LeaseState,
+    Order, OrderState, Payment,
+};
+
+use crate::exec::escrow_module;
+use crate::keys;
+use crate::state::StateRead;
+
+fn all<T: BorshDeserialize>(state: &dyn StateRead, prefix: &[u8], errors: &mut Vec<String>) -> Vec<(Vec<u8>, T)> {
+    match state.scan_prefix(prefix) {
+        Ok(entries) => entries
+            .into_iter()
+            .filter_map(|(k, v)| match borsh::from_slice(&v) {
+                Ok(t) => Some((k, t)),
+                Err(e) => {
+                    errors.push(format!("undecodable value at {}: {e}", String::from_utf8_lossy(&k)));
+                    None
+                }
+            })
+            .collect(),
+        Err(e) => {
+            errors.push(format!("cannot scan {}: {e}", String::from_utf8_lossy(prefix)));
+            Vec::new()
+        }
+    }
+}
+
+/// Returns every violated property, or `Ok` when there is none.
+pub fn check_invariants(state: &dyn StateRead) -> Result<(), Vec<String>> {
+    let mut errors = Vec::new();
+
+    // Supply is conserved: balances add up to what genesis minted.
+    let supply: BTreeMap<String, u128> = all::<u128>(state, keys::SUPPLY, &mut errors)
+        .into_iter()
+        .map(|(k, v)| (String::from_utf8_lossy(&k[keys::SUPPLY.len()..]).into_owned(), v))
+        .collect();
+    let mut balances: BTreeMap<String, u128> = BTreeMap::new();
+    let mut escrow_held: BTreeMap<String, u128> = BTreeMap::new();
+    for (k, amount) in all::<u128>(state, keys::BALANCE, &mut errors) {
+        let denom = String::from_utf8_lossy(&k[keys::BALANCE.len() + 20..]).into_owned();
+        *balances.entry(denom.clone()).or_default() += amount;
+        if k[keys::BALANCE.len()..keys::BALANCE.len() + 20] == escrow_module().0 {
+            *escrow_held.entry(denom).or_default() += amount;
+        }
+        if amount == 0 {
+            errors.push(format!("zero balance stored at {}", String::from_utf8_lossy(&k)));
+        }
+    }
+    if supply != balances {
+        errors.push(format!("supply {supply:?} != sum of balances {balances:?}"));
+    }
+
+    // Escrow: the module's coins back every open account, payment and bid deposit exactly.
+    let accounts = all::<EscrowAccount>(state, keys::ESCROW, &mut errors);
+    let payments = all::<Payment>(state, keys::PAYMENT, &mut errors);
+    let bids = all::<Bid>(state, keys::BID, &mut errors);
+    let mut owed: BTreeMap<String, Dec> = BTreeMap::new();
+    let add = |owed: &mut BTreeMap<String, Dec>, denom: &str, d: Dec| {
+        let e = owed.entry(denom.to_string()).or_default();
+        *e = e.checked_add(d).unwrap_or(Dec::from_raw(u128::MAX));
+    };
+    let mut account_denom = BTreeMap::new();
+    for (_, a) in &accounts {
+        account_denom.insert(a.deployment.clone(), a.denom.clone());
+        add(&mut owed, &a.denom, a.balance);
+        let deposits = a.deposits.iter().try_fold(Dec::ZERO, |s, d| s.checked_add(d.remaining));
+        if deposits != Some(a.balance) {
+            errors.push(format!("escrow {}: deposits {deposits:?} != balance {}", a.deployment, a.balance));
+        }
+        let expected = Dec::from_int(a.total_deposited)
+            .and_then(|d| d.checked_add(a.total_returned))
+            .and_then(|d| d.checked_sub(a.total_transferred));
+        if a.state == EscrowState::Open && expected != Some(a.balance) {
+            errors.push(format!(
+                "escrow {}: deposited + returned - transferred = {expected:?} != balance {}",
+                a.deployment, a.balance
+            ));
+        }
+        if a.state == EscrowState::Closed && !a.balance.is_zero() {
+            errors.push(format!("closed escrow {} still holds {}", a.deployment, a.balance));
+        }
+        let open_rate = payments
+            .iter()
+            .filter(|(_, p)| p.lease.deployment() == a.deployment && p.state == EscrowState::Open)
+            .try_fold(Dec::ZERO, |s, (_, p)| s.checked_add(p.rate));
+        if open_rate != Some(a.total_rate) {
+            errors.push(format!(
+                "escrow {}: total rate {} != open payment rates {open_rate:?}",
+                a.deployment, a.total_rate
+            ));
+        }
+        let indexed =
+            a.exhausted_at.map(|h| state.get(&keys::escrow_exhaustion(h, &a.deployment)).ok().flatten().is_some());
+        let should_index = a.state == EscrowState::Open && !a.total_rate.is_zero();
+        if should_index != (indexed == Some(true)) {
+            errors.push(format!(
+                "escrow {}: exhaustion index {indexed:?} but should be indexed = {should_index}",
+                a.deployment
+            ));
+        }
+    }
+    for (_, p) in &payments {
+        let denom = account_denom.get(&p.lease.deployment()).cloned().unwrap_or_default();
+        add(&mut owed, &denom, p.balance);
+        if p.state == EscrowState::Closed && !p.balance.is_zero() {
+            errors.push(format!("closed payment {} still holds {}", p.lease, p.balance));
+        }
+    }
+    for (_, b) in &bids {
+        if matches!(b.state, BidState::Open | BidState::Active) {
+            add(&mut owed, &b.deposit.denom, Dec::from_int(b.deposit.amount).unwrap_or_default());
+        }
+    }
+    let held: BTreeMap<String, Dec> = escrow_held
+        .into_iter()
+        .map(|(d, v)| (d, Dec::from_int(v).unwrap_or_default()))
+        .filter(|(_, v)| !v.is_zero())
+        .collect();
+    let owed: BTreeMap<String, Dec> = owed.into_iter().filter(|(_, v)| !v.is_zero()).collect();
+    if held != owed {
+        errors.push(format!("escrow module holds {held:?} but owes {owed:?}"));
+    }
+
+    // Market consistency.
+    let deployments: BTreeMap<_, Deployment> =
+        all::<Deployment>(state, keys::DEPLOYMENT, &mut errors).into_iter().map(|(_, d)| (d.id.clone(), d)).collect();
+    let groups: BTreeMap<_, Group> =
+        all::<Group>(state, keys::GROUP, &mut errors).into_iter().map(|(_, g)| (g.id.clone(), g)).collect();
+    let orders: BTreeMap<_, Order> =
+        all::<Order>(state, keys::ORDER, &mut errors).into_iter().map(|(_, o)| (o.id.clone(), o)).collect();
+    let bids: BTreeMap<_, Bid> = bids.into_iter().map(|(_, b)| (b.id.clone(), b)).collect();
+    let payments: BTreeMap<_, Payment> = payments.into_iter().map(|(_, p)| (p.lease.clone(), p)).collect();
+    for (_, lease) in all::<Lease>(state, keys::LEASE, &mut errors) {
+        let active = lease.state == LeaseState::Active;
+        let bid_ok = bids.get(&lease.id).is_some_and(|b| (b.state == BidState::Active) == active);
+        let order_ok = orders.get(&lease.id.order()).is_some_and(|o| (o.state == OrderState::Active) == active);
+        let payment_ok = payments
+            .get(&lease.id)
+            .is_some_and(|p| (p.state == EscrowState::Open) == active && p.rate == lease.price.amount);
+        let deployment_ok =
+            !active || deployments.get(&lease.id.deployment()).is_some_and(|d| d.state == DeploymentState::Active);
+        if !(bid_ok && order_ok && payment_ok && deployment_ok) {
+            errors.push(format!(
+                "lease {} ({}): bid ok {bid_ok}, order ok {order_ok}, payment ok {payment_ok}, deployment ok {deployment_ok}",
+                lease.id, lease.state
+            ));
+        }
+    }
+    for bid in bids.values() {
+        if let Some(group) = groups.get(&bid.id.group())
+            && group.spec.max_price().is_none_or(|max| bid.price.amount > max)
+        {
+            errors.push(format!("bid {} at {} is above its group's price", bid.id, bid.price.amount));
+        }
+        let indexed = state.get(&keys::bid_expiry(bid.expires_at, &bid.id)).ok().flatten().is_some();
+        if indexed != (bid.state == BidState::Open) {
+            errors.push(format!("bid {} ({}): expiry index present = {indexed}", bid.id, bid.state));
+        }
+        if bid.state == BidState::Active && state.get(&keys::lease(&bid.id)).ok().flatten().is_none() {
+            errors.push(format!("active bid {} has no lease", bid.id));
+        }
+    }
+    for order in orders.values() {
+        let open_bids = bids.values().filter(|b| b.id.order() == order.id && b.state == BidState::Open).count();
+        let active_bids = bids.values().filter(|b| b.id.order() == order.id && b.state == BidState::Active).count();
+        let expected = match order.state {
+            OrderState::Open => (open_bids as u32, 0),
+            OrderState::Active => (1, 1),
+            OrderState::Closed => (order.bid_count, 0),
+        };
+        if (order.bid_count, active_bids as u32) != expected {
+            errors.push(format!(
+                "order {} ({}): bid count {}, open {open_bids}, active {active_bids}",
+                order.id, order.state, order.bid_count
+            ));
+        }
+        let listed = state.get(&keys::open_order(&order.id)).ok().flatten().is_some();
+        if listed != (order.state == OrderState::Open) {
+            errors.push(format!("order {} ({}): open-order index present = {listed}", order.id, order.state));
+        }
+        if order.state == OrderState::Open && groups.get(&order.id.group()).is_none_or(|g| g.state != GroupState::Open)
+        {
+            errors.push(format!("open order {} in a group that is not open", order.id));
+        }
+    }
+
+    if errors.is_empty() { Ok(()) } else { Err(errors) }
+}

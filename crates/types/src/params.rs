@@ -1,0 +1,76 @@
+//! Ledger parameters and the genesis that sets them.
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use serde::{Deserialize, Serialize};
+
+use crate::address::Address;
+use crate::coin::Coin;
+use crate::market::Provider;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, BorshSerialize, BorshDeserialize)]
+pub struct TakeRate {
+    pub denom: String,
+    /// Share of each withdrawal paid to the community pool, in basis points (1/10000).
+    pub bps: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, BorshSerialize, BorshDeserialize)]
+pub struct Params {
+    /// Denominations deployments may be priced and funded in.
+    pub denoms: Vec<String>,
+    /// Smallest opening deposit of a deployment, per denomination.
+    pub deployment_min_deposit: Vec<Coin>,
+    /// Smallest deposit a bid must carry, per denomination.
+    pub bid_min_deposit: Vec<Coin>,
+    /// Most bids one order accepts (Akash: 20).
+    pub order_max_bids: u32,
+    /// An open bid not turned into a lease within this many blocks is closed and refunded.
+    pub bid_ttl_blocks: u64,
+    /// Take rate per denomination (absent: 0).
+    pub take_rates: Vec<TakeRate>,
+    /// Smallest fee a transaction must pay, per denomination (empty: free).
+    pub min_fees: Vec<Coin>,
+    /// Largest encoded transaction accepted.
+    pub max_tx_bytes: u32,
+}
+
+impl Params {
+    pub fn min_deposit(list: &[Coin], denom: &str) -> u128 {
+        list.iter().find(|c| c.denom == denom).map_or(0, |c| c.amount)
+    }
+
+    pub fn take_rate_bps(&self, denom: &str) -> u32 {
+        self.take_rates.iter().find(|t| t.denom == denom).map_or(0, |t| t.bps)
+    }
+
+    /// Devnet defaults: `uakt` and `uact`, Akash's deposits and bid cap, bids live 300 blocks.
+    pub fn devnet() -> Params {
+        Params {
+            denoms: vec!["uakt".into(), "uact".into()],
+            deployment_min_deposit: vec![Coin::new(500_000, "uakt"), Coin::new(500_000, "uact")],
+            bid_min_deposit: vec![Coin::new(500_000, "uakt"), Coin::new(500_000, "uact")],
+            order_max_bids: 20,
+            bid_ttl_blocks: 300,
+            take_rates: Vec::new(),
+            min_fees: Vec::new(),
+            max_tx_bytes: 1 << 20,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, BorshSerialize, BorshDeserialize)]
+pub struct GenesisAccount {
+    pub address: Address,
+    pub coins: Vec<Coin>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, BorshSerialize, BorshDeserialize)]
+pub struct Genesis {
+    pub chain_id: String,
+    /// Unix milliseconds of the genesis block.
+    pub genesis_time_ms: u64,
+    pub params: Params,
+    pub accounts: Vec<GenesisAccount>,
+    #[serde(default)]
+    pub providers: Vec<Provider>,
+}

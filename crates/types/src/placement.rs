@@ -1,0 +1,250 @@
+//! Does a provider meet a group's placement? The ledger refuses bids that do not, and the
+//! provider's bid engine uses the same functions to explain why it declined an order.
+//!
+//! Semantics follow Akash (`attributes/v1`, `deployment/v1beta4/groupspec.go`): requirement keys
+//! may be globs (Go's `filepath.Match`); with `signedBy`, requirements are checked against
+//! auditor-signed attributes only; storage volumes with attributes need a provider storage class
+//! group containing them; GPUs need any of their model keys among the provider's GPU
+//! capabilities. Unlike Akash, GPU model names are compared canonically (`gpu` module).
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use crate::attributes::{Attribute, attributes_any_of, attributes_subset_of};
+use crate::gpu::canonicalize_gpu_key;
+use crate::group::GroupSpec;
+use crate::market::AuditedAttributes;
+
+/// Why a provider does not meet a group, in words a tenant can act on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Mismatch {
+    /// A required attribute the provider does not have.
+    Attribute { key: String, value: String },
+    /// `signedBy.allOf` names an auditor that has not signed the required attributes.
+    NotSignedByAll { auditor: String },
+    /// `signedBy.anyOf`: none of the auditors signed the required attributes.
+    NotSignedByAny { auditors: Vec<String> },
+    /// A volume's storage class the provider does not offer.
+    Storage { volume: String, wants: String },
+    /// GPU models the provider does not have.
+    Gpu { wants: Vec<String>, has: Vec<String> },
+}
+
+impl fmt::Display for Mismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Mismatch::Attribute { key, value } => write!(f, "needs attribute {key}={value}"),
+            Mismatch::NotSignedByAll { auditor } => write!(f, "needs its attributes signed by auditor {auditor}"),
+            Mismatch::NotSignedByAny { auditors } => {
+                write!(f, "needs its attributes signed by one of {}", auditors.join(", "))
+            }
+            Mismatch::Storage { volume, wants } => write!(f, "volume {volume} needs storage {wants}"),
+            Mismatch::Gpu { wants, has } if has.is_empty() => {
+                write!(f, "needs gpu {}; has no GPUs", wants.join(" or "))
+            }
+            Mismatch::Gpu { wants, has } => write!(f, "needs gpu {}; has {}", wants.join(" or "), has.join(", ")),
+        }
+    }
+}
+
+/// Placement attributes and auditor signatures.
+pub fn check_requirements(
+    group: &GroupSpec,
+    provider_attributes: &[Attribute],
+    audits: &[AuditedAttributes],
+) -> Result<(), Mismatch> {
+    let required = &group.requirements.attributes;
+    let signed_by = &group.requirements.signed_by;
+    if signed_by.is_empty() {
+        return first_missing(required, provider_attributes).map_or(Ok(()), Err);
+    }
+    let signed =
+        |auditor: &str| audits.iter().find(|a| a.auditor.to_string() == auditor).map(|a| a.attributes.as_slice());
+    for auditor in signed_by.all_of() {
+        match signed(auditor) {
+            Some(attrs) if attributes_subset_of(required, attrs) => {}
+            _ => return Err(Mismatch::NotSignedByAll { auditor: auditor.clone() }),
+        }
+    }
+    if !signed_by.any_of().is_empty()
+        && !signed_by.any_of().iter().any(|a| signed(a).is_some_and(|attrs| attributes_subset_of(required, attrs)))
+    {
+        return Err(Mismatch::NotSignedByAny { auditors: signed_by.any_of().to_vec() });
+    }
+    Ok(())
+}
+
+fn first_missing(required: &[Attribute], have: &[Attribute]) -> Option<Mismatch> {
+    required
+        .iter()
+        .find(|req| !have.iter().any(|h| req.matched_by(h)))
+        .map(|req| Mismatch::Attribute { key: req.key.clone(), value: req.value.clone() })
+}
+
+/// Storage classes and GPU models, against the provider's `capabilities/...` attributes.
+pub fn check_capabilities(group: &GroupSpec, provider_attributes: &[Attribute]) -> Result<(), Mismatch> {
+    let storage = capability_groups(provider_attributes, "storage");
+    let gpus = gpu_capabilities(provider_attributes);
+    for unit in &group.resources {
+        for volume in &unit.resources.storage {
+            if volume.attributes.is_empty() {
+                continue;
+            }
+            if !storage.values().any(|offer| attributes_subset_of(&volume.attributes, offer)) {
+                let wants =
+                    volume.attributes.iter().map(|a| format!("{}={}", a.key, a.value)).collect::<Vec<_>>().join(",");
+                return Err(Mismatch::Storage { volume: volume.name.clone(), wants });
+            }
+        }
+        if let Some(gpu) = &unit.resources.gpu {
+            if gpu.units.0 == 0 || gpu.attributes.is_empty() {
+                continue;
+            }
+            let wanted: Vec<Attribute> =
+                gpu.attributes.iter().map(|a| Attribute::new(canonicalize_gpu_key(&a.key), a.value.clone())).collect();
+            if !attributes_any_of(&wanted, &gpus) {
+                return Err(Mismatch::Gpu {
+                    wants: wanted.iter().map(|a| short_gpu(&a.key)).collect(),
+                    has: gpus
+                        .iter()
+                        .map(|a| short_gpu(&a.key))
+                        .collect::<std::collections::BTreeSet<_>>()
+                        .into_iter()
+                        .collect(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `capabilities/<prefix>/<n>/<attr>=<v>` grouped by `<n>` (Akash `GetCapabilitiesGroup`).
+fn capability_groups(attrs: &[Attribute], prefix: &str) -> BTreeMap<String, Vec<Attribute>> {
+    let mut out: BTreeMap<String, Vec<Attribute>> = BTreeMap::new();
+    let lead = format!("capabilities/{prefix}/");
+    for a in attrs {
+        let Some(rest) = a.key.strip_prefix(&lead) else { continue };
+        let mut parts = rest.split('/');
+        if let (Some(group), Some(key), None) = (parts.next(), parts.next(), parts.next()) {
+            out.entry(group.to_string()).or_default().push(Attribute::new(key, a.value.clone()));
+        }
+    }
+    out
+}
+
+/// `capabilities/gpu/vendor/...` with the prefix removed and models canonical.
+fn gpu_capabilities(attrs: &[Attribute]) -> Vec<Attribute> {
+    attrs
+        .iter()
+        .filter_map(|a| {
+            let rest = a.key.strip_prefix("capabilities/gpu/")?;
+            (rest.split('/').count() >= 2).then(|| Attribute::new(canonicalize_gpu_key(rest), a.value.clone()))
+        })
+        .collect()
+}
+
+/// `vendor/nvidia/model/h100/ram/80Gi` → `h100/ram/80Gi`, for messages.
+fn short_gpu(key: &str) -> String {
+    key.split_once("/model/").map_or(key, |(_, m)| m).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::address::Address;
+    use crate::group::{ResourceUnit, SignedBy};
+    use crate::resources::{Gpu, ResourceValue, Resources, Storage};
+
+    fn group_with(storage: Vec<Storage>, gpu: Option<(u64, &str)>) -> GroupSpec {
+        let gpu =
+            gpu.map(|(units, key)| Gpu { attributes: vec![Attribute::new(key, "true")], units: ResourceValue(units) });
+        GroupSpec {
+            resources: vec![ResourceUnit {
+                resources: Resources { storage, gpu, ..Resources::default() },
+                ..ResourceUnit::default()
+            }],
+            ..GroupSpec::default()
+        }
+    }
+
+    fn provider_caps() -> Vec<Attribute> {
+        vec![
+            Attribute::new("region", "us-west"),
+            Attribute::new("capabilities/storage/1/class", "beta3"),
+            Attribute::new("capabilities/storage/1/persistent", "true"),
+            Attribute::new("capabilities/storage/2/class", "ram"),
+            Attribute::new("capabilities/storage/2/persistent", "false"),
+            Attribute::new("capabilities/gpu/vendor/nvidia/model/a100", "true"),
+            Attribute::new("capabilities/gpu/vendor/nvidia/model/a100/ram/80Gi", "true"),
+        ]
+    }
+
+    #[test]
+    fn attribute_requirements_with_globs() {
+        let mut g = GroupSpec::default();
+        g.requirements.attributes = vec![Attribute::new("reg*", "us-west")];
+        assert_eq!(check_requirements(&g, &provider_caps(), &[]), Ok(()));
+        g.requirements.attributes = vec![Attribute::new("region", "eu")];
+        assert_eq!(
+            check_requirements(&g, &provider_caps(), &[]).map_err(|e| e.to_string()),
+            Err("needs attribute region=eu".to_string())
+        );
+    }
+
+    #[test]
+    fn signed_by_uses_audited_attributes_only() {
+        let auditor = Address::module("auditor");
+        let mut g = GroupSpec::default();
+        g.requirements.attributes = vec![Attribute::new("region", "us-west")];
+        g.requirements.signed_by = SignedBy { all_of: None, any_of: Some(vec![auditor.to_string()]) };
+        assert!(matches!(check_requirements(&g, &provider_caps(), &[]), Err(Mismatch::NotSignedByAny { .. })));
+        let audit = AuditedAttributes {
+            provider: Address::module("p"),
+            auditor,
+            attributes: vec![Attribute::new("region", "us-west")],
+        };
+        assert_eq!(check_requirements(&g, &[], std::slice::from_ref(&audit)), Ok(()));
+        g.requirements.signed_by = SignedBy { all_of: Some(vec![auditor.to_string(), "other".into()]), any_of: None };
+        assert_eq!(check_requirements(&g, &[], &[audit]), Err(Mismatch::NotSignedByAll { auditor: "other".into() }));
+    }
+
+    #[test]
+    fn storage_classes_must_be_offered() {
+        let vol = |class: &str, persistent: &str| Storage {
+            attributes: vec![Attribute::new("class", class), Attribute::new("persistent", persistent)],
+            name: "data".into(),
+            ..Storage::default()
+        };
+        assert_eq!(check_capabilities(&group_with(vec![vol("beta3", "true")], None), &provider_caps()), Ok(()));
+        assert_eq!(check_capabilities(&group_with(vec![vol("ram", "false")], None), &provider_caps()), Ok(()));
+        assert_eq!(
+            check_capabilities(&group_with(vec![vol("beta2", "true")], None), &provider_caps())
+                .map_err(|e| e.to_string()),
+            Err("volume data needs storage class=beta2,persistent=true".to_string())
+        );
+    }
+
+    #[test]
+    fn gpu_models_match_across_spellings_and_wildcards() {
+        let caps = provider_caps();
+        assert_eq!(
+            check_capabilities(&group_with(vec![], Some((1, "vendor/nvidia/model/nvidia-a100"))), &caps),
+            Ok(())
+        );
+        assert_eq!(check_capabilities(&group_with(vec![], Some((1, "vendor/nvidia/model/*"))), &caps), Ok(()));
+        assert_eq!(
+            check_capabilities(&group_with(vec![], Some((1, "vendor/nvidia/model/A100/ram/80Gi"))), &caps),
+            Ok(())
+        );
+        assert_eq!(
+            check_capabilities(&group_with(vec![], Some((1, "vendor/nvidia/model/h200"))), &caps)
+                .map_err(|e| e.to_string()),
+            Err("needs gpu h200; has a100, a100/ram/80Gi".to_string())
+        );
+        assert_eq!(
+            check_capabilities(&group_with(vec![], Some((1, "vendor/nvidia/model/h200"))), &[])
+                .map_err(|e| e.to_string()),
+            Err("needs gpu h200; has no GPUs".to_string())
+        );
+    }
+}
