@@ -29,6 +29,30 @@ pub enum Command {
 pub enum BenchCommand {
     /// Parse, validate, build and hash SDL files repeatedly; prints files_per_s=<n> last.
     Sdl(BenchSdl),
+    /// Apply and durably commit a realistic transaction mix; prints tx_per_s=<n> last.
+    Ledger(BenchLedger),
+    /// Per-block settlement work with few versus many active leases; prints the ratio last.
+    Settlement(BenchSettlement),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchSettlement {
+    /// Active leases in the large state.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub leases: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchLedger {
+    /// Transactions to apply (deploy, 5 bids, lease, 2 withdrawals, close per tenant).
+    #[arg(long, default_value_t = 200_000)]
+    pub txs: u64,
+    /// Tenants starting a deployment per block (each block then holds about 10× this many txs).
+    #[arg(long, default_value_t = 500)]
+    pub tenants_per_block: u64,
+    /// Directory for the store (a temporary one by default).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -75,7 +75,7 @@ pub fn genesis(g: &Genesis) -> Result<(ChangeSet, [u8; 32])> {
     for p in &g.providers {
         ex.create_provider(p.owner, &p.host_uri, &p.attributes, &p.info)?;
     }
-    let changes = ex.st.into_changes();
+    let changes = ex.st.into_changes()?;
     let hash = app_hash(0, &[0; 32], &changes);
     Ok((changes, hash))
 }
@@ -107,7 +107,7 @@ pub fn apply_block(base: &dyn StateRead, block: &Block, sig: SigCheck) -> Result
     ex.st.commit_journal();
     let counts = ex.st.counts;
     let events = std::mem::take(&mut ex.events);
-    let changes = ex.st.into_changes();
+    let changes = ex.st.into_changes()?;
     let app_hash = app_hash(block.header.height, &block.header.prev_app_hash, &changes);
     Ok(BlockOutcome { changes, events, tx_results, app_hash, counts })
 }

@@ -36,11 +36,15 @@ impl Exec<'_> {
         self.st.get(&keys::order(id))?.ok_or_else(|| LedgerError::OrderNotFound(id.clone()))
     }
 
-    pub fn put_order(&mut self, order: &Order) {
+    /// Stores an order, keeping the open-order index in step when its state changed.
+    pub fn put_order(&mut self, order: &Order, previous: Option<OrderState>) {
         self.st.put(keys::order(&order.id), order);
+        if previous == Some(order.state) {
+            return;
+        }
         if order.state == OrderState::Open {
             self.st.put(keys::open_order(&order.id), &());
-        } else {
+        } else if previous == Some(OrderState::Open) || previous.is_none() {
             self.st.delete(keys::open_order(&order.id));
         }
     }
@@ -60,7 +64,7 @@ impl Exec<'_> {
         deposit: &Coin,
     ) -> Result<()> {
         let id = DeploymentId { owner, dseq };
-        if self.st.get_raw(&keys::deployment(&id))?.is_some() {
+        if self.st.contains(&keys::deployment(&id))? {
             return Err(LedgerError::DeploymentExists(id));
         }
         validate_group_specs(groups).map_err(|e| LedgerError::InvalidGroups(e.0))?;
@@ -109,7 +113,7 @@ impl Exec<'_> {
         };
         group.next_oseq += 1;
         self.st.put(keys::group(&group.id), &*group);
-        self.put_order(&order);
+        self.put_order(&order, None);
         self.emit(Event::OrderCreated { id: order.id });
     }
 
@@ -166,15 +170,18 @@ impl Exec<'_> {
     }
 
     /// Closes an order that has no lease, refunding its bids.
-    pub fn close_order(&mut self, mut order: Order, reason: CloseReason) -> Result<()> {
+    pub fn close_order(&mut self, order: Order, reason: CloseReason) -> Result<()> {
         for bid in self.bids_of(&order.id)? {
             if bid.state == BidState::Open {
                 self.finish_bid(bid, BidState::Closed, reason)?;
             }
         }
+        // Re-read: finishing bids updated its bid count.
+        let mut order = self.order(&order.id)?;
+        let previous = order.state;
         order.state = OrderState::Closed;
         order.closed_at = Some(self.height);
-        self.put_order(&order);
+        self.put_order(&order, Some(previous));
         self.emit(Event::OrderStateChanged { id: order.id, state: OrderState::Closed });
         Ok(())
     }

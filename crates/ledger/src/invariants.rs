@@ -67,6 +67,13 @@ pub fn check_invariants(state: &dyn StateRead) -> Result<(), Vec<String>> {
         let e = owed.entry(denom.to_string()).or_default();
         *e = e.checked_add(d).unwrap_or(Dec::from_raw(u128::MAX));
     };
+    let mut open_rates: BTreeMap<_, Option<Dec>> = BTreeMap::new();
+    for (_, p) in &payments {
+        if p.state == EscrowState::Open {
+            let e = open_rates.entry(p.lease.deployment()).or_insert(Some(Dec::ZERO));
+            *e = e.and_then(|r| r.checked_add(p.rate));
+        }
+    }
     let mut account_denom = BTreeMap::new();
     for (_, a) in &accounts {
         account_denom.insert(a.deployment.clone(), a.denom.clone());
@@ -87,10 +94,7 @@ pub fn check_invariants(state: &dyn StateRead) -> Result<(), Vec<String>> {
         if a.state == EscrowState::Closed && !a.balance.is_zero() {
             errors.push(format!("closed escrow {} still holds {}", a.deployment, a.balance));
         }
-        let open_rate = payments
-            .iter()
-            .filter(|(_, p)| p.lease.deployment() == a.deployment && p.state == EscrowState::Open)
-            .try_fold(Dec::ZERO, |s, (_, p)| s.checked_add(p.rate));
+        let open_rate = open_rates.get(&a.deployment).copied().unwrap_or(Some(Dec::ZERO));
         if open_rate != Some(a.total_rate) {
             errors.push(format!(
                 "escrow {}: total rate {} != open payment rates {open_rate:?}",
@@ -168,9 +172,17 @@ pub fn check_invariants(state: &dyn StateRead) -> Result<(), Vec<String>> {
             errors.push(format!("active bid {} has no lease", bid.id));
         }
     }
+    let mut bid_states: BTreeMap<_, (usize, usize)> = BTreeMap::new();
+    for b in bids.values() {
+        let e = bid_states.entry(b.id.order()).or_default();
+        match b.state {
+            BidState::Open => e.0 += 1,
+            BidState::Active => e.1 += 1,
+            _ => {}
+        }
+    }
     for order in orders.values() {
-        let open_bids = bids.values().filter(|b| b.id.order() == order.id && b.state == BidState::Open).count();
-        let active_bids = bids.values().filter(|b| b.id.order() == order.id && b.state == BidState::Active).count();
+        let (open_bids, active_bids) = bid_states.get(&order.id).copied().unwrap_or_default();
         let expected = match order.state {
             OrderState::Open => (open_bids as u32, 0),
             OrderState::Active => (1, 1),

@@ -28,7 +28,7 @@ pub use error::LedgerError;
 pub use exec::{community_pool, escrow_module};
 pub use invariants::check_invariants;
 pub use provider::validate_host_uri;
-pub use state::{AccessCounts, ChangeSet, MemState, State, StateRead};
+pub use state::{AccessCounts, ChangeSet, Entries, Layered, MemState, State, StateRead};
 
 #[cfg(test)]
 mod tests;

@@ -49,7 +49,7 @@ impl Exec<'_> {
             return Err(LedgerError::GroupState { id: group.id, state: group.state });
         }
         let bid_id = order_id.bid(provider);
-        if self.st.get_raw(&keys::bid(&bid_id))?.is_some() {
+        if self.st.contains(&keys::bid(&bid_id))? {
             return Err(LedgerError::BidExists(order_id.clone()));
         }
         if order.bid_count >= self.params.order_max_bids {
@@ -101,7 +101,7 @@ impl Exec<'_> {
         self.st.put(keys::bid_expiry(expires_at, &bid_id), &());
         self.st.put(keys::provider_bid(&bid_id), &());
         order.bid_count += 1;
-        self.put_order(&order);
+        self.put_order(&order, Some(OrderState::Open));
         self.emit(Event::BidCreated { id: bid_id, price: price.clone() });
         Ok(())
     }
@@ -112,7 +112,8 @@ impl Exec<'_> {
             self.st.delete(keys::bid_expiry(bid.expires_at, &bid.id));
             let mut order = self.order(&bid.id.order())?;
             order.bid_count = order.bid_count.saturating_sub(1);
-            self.put_order(&order);
+            let state = order.state;
+            self.put_order(&order, Some(state));
         }
         self.transfer(&escrow_module(), &bid.id.provider, &bid.deposit)?;
         bid.state = state;
@@ -170,7 +171,7 @@ impl Exec<'_> {
         self.emit(Event::BidStateChanged { id: bid_id.clone(), state: BidState::Active, reason: None });
         order = self.order(&bid_id.order())?;
         order.state = OrderState::Active;
-        self.put_order(&order);
+        self.put_order(&order, Some(OrderState::Open));
         self.emit(Event::OrderStateChanged { id: order.id, state: OrderState::Active });
         let lease = Lease {
             id: bid_id.clone(),
@@ -213,9 +214,10 @@ impl Exec<'_> {
         let bid = self.bid(lease_id)?;
         self.finish_bid(bid, BidState::Closed, reason)?;
         let mut order = self.order(&lease_id.order())?;
+        let previous = order.state;
         order.state = OrderState::Closed;
         order.closed_at = Some(self.height);
-        self.put_order(&order);
+        self.put_order(&order, Some(previous));
         self.emit(Event::OrderStateChanged { id: order.id, state: OrderState::Closed });
         Ok(())
     }

@@ -59,6 +59,40 @@ impl StateRead for MemState {
     }
 }
 
+/// Committed state with one block's changes on top, not yet committed: lets block N+1 execute
+/// while block N is still being written (the store commits in order).
+pub struct Layered<'a> {
+    pub base: &'a dyn StateRead,
+    pub top: &'a ChangeSet,
+}
+
+impl StateRead for Layered<'_> {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, LedgerError> {
+        match self.top.get(key) {
+            Some(v) => Ok(v.clone()),
+            None => self.base.get(key),
+        }
+    }
+
+    fn scan_prefix(&self, prefix: &[u8]) -> Result<Entries, LedgerError> {
+        let mut merged: BTreeMap<Vec<u8>, Vec<u8>> = self.base.scan_prefix(prefix)?.into_iter().collect();
+        for (k, v) in self.top.range::<[u8], _>((Bound::Included(prefix), Bound::Unbounded)) {
+            if !k.starts_with(prefix) {
+                break;
+            }
+            match v {
+                Some(v) => {
+                    merged.insert(k.clone(), v.clone());
+                }
+                None => {
+                    merged.remove(k);
+                }
+            }
+        }
+        Ok(merged.into_iter().collect())
+    }
+}
+
 /// Counts of state accesses, to show that per-block work does not grow with state size.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct AccessCounts {
@@ -103,9 +137,25 @@ impl<'b> State<'b> {
     }
 
     pub fn get<T: BorshDeserialize>(&mut self, key: &[u8]) -> Result<Option<T>, LedgerError> {
-        match self.get_raw(key)? {
-            None => Ok(None),
-            Some(bytes) => borsh::from_slice(&bytes).map(Some).map_err(|e| LedgerError::corrupt(key, &e)),
+        self.counts.reads += 1;
+        // Decode pending writes in place: reads are the hot path of every transaction.
+        let decode = |bytes: &[u8]| borsh::from_slice(bytes).map_err(|e| LedgerError::corrupt(key, &e));
+        match self.writes.get(key) {
+            Some(Some(bytes)) => decode(bytes).map(Some),
+            Some(None) => Ok(None),
+            None => match self.base.get(key)? {
+                Some(bytes) => decode(&bytes).map(Some),
+                None => Ok(None),
+            },
+        }
+    }
+
+    /// True when `key` holds a value.
+    pub fn contains(&mut self, key: &[u8]) -> Result<bool, LedgerError> {
+        self.counts.reads += 1;
+        match self.writes.get(key) {
+            Some(v) => Ok(v.is_some()),
+            None => Ok(self.base.get(key)?.is_some()),
         }
     }
 
@@ -172,14 +222,44 @@ impl<'b> State<'b> {
         self.journal.clear();
     }
 
-    pub fn into_changes(self) -> ChangeSet {
-        self.writes
+    /// The block's real changes: writes that leave a key as it was (rewritten with the same
+    /// value, or deleted when absent) are dropped, so the change set, and the app hash over it,
+    /// depend only on what changed.
+    pub fn into_changes(self) -> Result<ChangeSet, LedgerError> {
+        let base = self.base;
+        let mut changes = self.writes;
+        let mut unchanged = Vec::new();
+        for (k, v) in &changes {
+            if base.get(k)? == *v {
+                unchanged.push(k.clone());
+            }
+        }
+        for k in unchanged {
+            changes.remove(&k);
+        }
+        Ok(changes)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn layered_view_sees_pending_changes() {
+        let mut base = MemState::default();
+        base.entries.insert(b"k/1".to_vec(), b"old".to_vec());
+        base.entries.insert(b"k/2".to_vec(), b"gone".to_vec());
+        let mut top = ChangeSet::new();
+        top.insert(b"k/1".to_vec(), Some(b"new".to_vec()));
+        top.insert(b"k/2".to_vec(), None);
+        top.insert(b"k/3".to_vec(), Some(b"added".to_vec()));
+        let view = Layered { base: &base, top: &top };
+        assert_eq!(view.get(b"k/1").unwrap(), Some(b"new".to_vec()));
+        assert_eq!(view.get(b"k/2").unwrap(), None);
+        let keys: Vec<Vec<u8>> = view.scan_prefix(b"k/").unwrap().into_iter().map(|(k, _)| k).collect();
+        assert_eq!(keys, vec![b"k/1".to_vec(), b"k/3".to_vec()]);
+    }
 
     #[test]
     fn overlay_reads_writes_scans_and_rolls_back() {
@@ -199,8 +279,10 @@ mod tests {
         st.rollback(cp);
         assert_eq!(st.get_raw(b"a/2").unwrap(), Some(b"y".to_vec()));
         assert_eq!(st.get_raw(b"a/3").unwrap(), Some(b"w".to_vec()));
-        let changes = st.into_changes();
+        st.put_raw(b"b/1".to_vec(), Some(b"z".to_vec()));
+        st.delete(b"c/1".to_vec());
+        let changes = st.into_changes().unwrap();
         assert_eq!(changes.get(b"a/1".as_slice()), Some(&None));
-        assert_eq!(changes.len(), 2);
+        assert_eq!(changes.len(), 2, "rewriting b/1 unchanged and deleting absent c/1 are no changes");
     }
 }

@@ -1,0 +1,3 @@
+//! Ledger tests through the public API: random message sequences.
+
+mod property;
