@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -11,8 +11,36 @@ use clap::{Args, Parser, Subcommand};
     about = "Stratus: an open GPU marketplace for AI training, compatible with Akash SDL"
 )]
 pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// Options every command understands.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Home directory: the keyring, and a node's config, genesis and data [default: ~/.stratus]
+    #[arg(long, global = true, env = "STRATUS_HOME")]
+    pub home: Option<PathBuf>,
+    /// The node's API.
+    #[arg(long, global = true, env = "STRATUS_NODE", default_value = "http://127.0.0.1:26657")]
+    pub node: String,
+    /// Key (in the keyring) that signs transactions and whose address queries default to.
+    #[arg(long, global = true, env = "STRATUS_FROM")]
+    pub from: Option<String>,
+    /// How results are printed.
+    #[arg(long, global = true, value_enum, default_value_t = Output::Table)]
+    pub output: Output,
+    /// Transaction fee, e.g. 5000uact [default: the chain's minimum fee]
+    #[arg(long, global = true)]
+    pub fee: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Table,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -23,6 +51,395 @@ pub enum Command {
     /// Benchmarks (throughput figures for the README and issue notes).
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Initialize and run a node.
+    #[command(subcommand)]
+    Node(NodeCommand),
+    /// Manage keys: BIP39 mnemonics, ed25519, `stratus1…` addresses.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Create, inspect, update, fund and close deployments.
+    #[command(subcommand)]
+    Deploy(DeployCommand),
+    /// List the bids on a deployment.
+    Bids(BidsArgs),
+    /// Accept a bid (create a lease), close leases, withdraw earnings.
+    #[command(subcommand)]
+    Lease(LeaseCommand),
+    /// Close, pause or restart one group of a deployment.
+    #[command(subcommand)]
+    Group(GroupCommand),
+    /// Register or update a provider, inspect providers.
+    #[command(subcommand)]
+    Provider(ProviderCommand),
+    /// Bid on an order, or withdraw a bid (providers).
+    #[command(subcommand)]
+    Bid(BidCommand),
+    /// Sign or delete provider attributes (auditors).
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Send coins.
+    Send(SendArgs),
+    /// Get coins from a devnet's faucet.
+    Faucet(FaucetArgs),
+    /// Read the chain: status, accounts, transactions, blocks, market records, events.
+    #[command(subcommand)]
+    Query(QueryCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NodeCommand {
+    /// Write a genesis and a node config into --home.
+    Init(NodeInit),
+    /// Produce blocks and serve the API until interrupted.
+    Run(NodeRun),
+}
+
+#[derive(Debug, Args)]
+pub struct NodeInit {
+    #[arg(long, default_value = "stratus-devnet-1")]
+    pub chain_id: String,
+    /// Fund an account at genesis: NAME_OR_ADDRESS=COINS (COINS like 1000000000uact,5000uakt).
+    /// A name not in the keyring becomes a new unencrypted (test backend) key.
+    #[arg(long = "account", value_name = "NAME=COINS")]
+    pub accounts: Vec<String>,
+    /// Enable a faucet granting COINS per request (devnets).
+    #[arg(long, value_name = "COINS")]
+    pub faucet: Option<String>,
+    /// Target time between blocks (1s, 250ms).
+    #[arg(long, default_value = "1s")]
+    pub block_time: String,
+    #[arg(long, default_value = "127.0.0.1:26657")]
+    pub api_addr: std::net::SocketAddr,
+    /// Smallest fee per transaction (e.g. 100uact); none by default.
+    #[arg(long)]
+    pub min_fee: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct NodeRun {
+    /// Target time between blocks (1s, 250ms) [default: from config.toml]
+    #[arg(long)]
+    pub block_time: Option<String>,
+    /// Address the API listens on (port 0 picks a free one) [default: from config.toml]
+    #[arg(long)]
+    pub api_addr: Option<std::net::SocketAddr>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum KeyringBackend {
+    /// Encrypted with a passphrase (STRATUS_KEYRING_PASSPHRASE, or asked for).
+    File,
+    /// Unencrypted: devnets and tests only.
+    Test,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create a key from a fresh 24-word mnemonic (printed once: write it down).
+    Add(KeysAdd),
+    /// Import a key from a mnemonic or a hex private key read from standard input.
+    Import(KeysAdd),
+    /// List keys.
+    List,
+    /// Show a key's address and public key.
+    Show(KeyName),
+    /// Print a key's secret (mnemonic or private key). Anyone who sees it controls the account.
+    Export(KeyName),
+    /// Delete a key file.
+    Delete(KeysDelete),
+}
+
+#[derive(Debug, Args)]
+pub struct KeysAdd {
+    pub name: String,
+    #[arg(long, value_enum, default_value_t = KeyringBackend::File)]
+    pub keyring_backend: KeyringBackend,
+}
+
+#[derive(Debug, Args)]
+pub struct KeyName {
+    pub name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct KeysDelete {
+    pub name: String,
+    /// Do not ask for confirmation.
+    #[arg(long, short)]
+    pub yes: bool,
+}
+
+/// A deployment of --from's account, or of --owner.
+#[derive(Debug, Args)]
+pub struct DeploymentRef {
+    pub dseq: u64,
+    /// Deployment owner [default: --from's address]
+    #[arg(long)]
+    pub owner: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DeployCommand {
+    /// Create a deployment from an SDL file, funding its escrow.
+    Create(DeployCreate),
+    /// Show a deployment: groups, orders, bids, leases, escrow.
+    Status(DeploymentRef),
+    /// Point a deployment at a new SDL version (same groups).
+    Update(DeployUpdate),
+    /// Close a deployment: its leases end and the escrow's rest is refunded.
+    Close(DeploymentRef),
+    /// Add funds to a deployment's escrow (anyone may).
+    Deposit(DeployDeposit),
+    /// List deployments.
+    List(ListArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DeployCreate {
+    pub file: PathBuf,
+    /// Escrow deposit, e.g. 5000000uact (in the SDL's pricing denomination).
+    #[arg(long)]
+    pub deposit: String,
+    /// Deployment sequence [default: the current height, or the next free one]
+    #[arg(long)]
+    pub dseq: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct DeployUpdate {
+    pub dseq: u64,
+    pub file: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct DeployDeposit {
+    pub dseq: u64,
+    pub amount: String,
+    #[arg(long)]
+    pub owner: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only this owner's [default: --from's address, if given]
+    #[arg(long)]
+    pub owner: Option<String>,
+    /// Only this provider's (bids and leases).
+    #[arg(long)]
+    pub provider: Option<String>,
+    #[arg(long)]
+    pub state: Option<String>,
+    /// Most items to show.
+    #[arg(long, default_value_t = 100)]
+    pub limit: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct BidsArgs {
+    pub dseq: u64,
+    #[arg(long)]
+    pub owner: Option<String>,
+    #[arg(long)]
+    pub state: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LeaseCommand {
+    /// Accept a provider's open bids on a deployment (one lease per group it bid on).
+    Create(LeaseCreate),
+    /// Close a deployment's leases (tenant), or one lease by id (tenant or provider).
+    Close(LeaseClose),
+    /// Provider: pay out what leases earned so far.
+    Withdraw(LeaseWithdraw),
+    /// List leases.
+    List(ListArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LeaseCreate {
+    pub dseq: u64,
+    #[arg(long)]
+    pub provider: String,
+    /// Only this group's bid.
+    #[arg(long)]
+    pub gseq: Option<u32>,
+    #[arg(long)]
+    pub owner: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LeaseClose {
+    /// DSEQ (all active leases of --from's deployment) or a lease id owner/dseq/gseq/oseq/provider.
+    pub lease: String,
+    /// With a DSEQ: only this provider's leases.
+    #[arg(long)]
+    pub provider: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LeaseWithdraw {
+    /// Lease ids owner/dseq/gseq/oseq/provider; none: every active lease of --from (a provider).
+    pub leases: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GroupCommand {
+    Close(GroupRef),
+    Pause(GroupRef),
+    Start(GroupRef),
+}
+
+#[derive(Debug, Args)]
+pub struct GroupRef {
+    pub dseq: u64,
+    pub gseq: u32,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProviderCommand {
+    /// Register --from as a provider.
+    Register(ProviderArgs),
+    /// Change a provider's host, attributes or info.
+    Update(ProviderArgs),
+    /// Show a provider [default: --from's address] with its audited attributes.
+    Show(ProviderShow),
+    /// List providers.
+    List(ListArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ProviderArgs {
+    /// The gateway's base URL, https://host:port.
+    #[arg(long)]
+    pub host_uri: String,
+    /// Attribute KEY=VALUE (repeatable), e.g. region=eu-west, capabilities/gpu/vendor/nvidia/model/h100=true.
+    #[arg(long = "attr", value_name = "KEY=VALUE")]
+    pub attributes: Vec<String>,
+    #[arg(long, default_value = "")]
+    pub email: String,
+    #[arg(long, default_value = "")]
+    pub website: String,
+    /// sha256 (hex) of the gateway's TLS certificate, which tenants pin.
+    #[arg(long, default_value = "")]
+    pub tls_sha256: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ProviderShow {
+    pub address: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BidCommand {
+    /// Bid on an order owner/dseq/gseq/oseq.
+    Create(BidCreate),
+    /// Withdraw an open bid owner/dseq/gseq/oseq/provider.
+    Close(BidClose),
+}
+
+#[derive(Debug, Args)]
+pub struct BidCreate {
+    pub order: String,
+    /// Price per block for the whole group, e.g. 1.5uact.
+    #[arg(long)]
+    pub price: String,
+    /// Bid deposit [default: the chain's minimum, in the price's denomination].
+    #[arg(long)]
+    pub deposit: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct BidClose {
+    pub bid: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Vouch for a provider's attributes (signed by --from, the auditor).
+    Sign(AuditSign),
+    /// Withdraw signed attributes by key (all of them if no --key).
+    Delete(AuditDelete),
+    /// Attributes auditors signed for a provider.
+    List(ProviderShow),
+}
+
+#[derive(Debug, Args)]
+pub struct AuditSign {
+    pub provider: String,
+    #[arg(long = "attr", value_name = "KEY=VALUE", required = true)]
+    pub attributes: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditDelete {
+    pub provider: String,
+    #[arg(long = "key")]
+    pub keys: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SendArgs {
+    pub to: String,
+    pub amount: String,
+}
+
+#[derive(Debug, Args)]
+pub struct FaucetArgs {
+    /// Address or key name [default: --from's address].
+    pub to: Option<String>,
+    /// Amount [default: the faucet's grant].
+    #[arg(long)]
+    pub amount: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum QueryCommand {
+    /// Chain id, height, app hash, block time.
+    Status,
+    /// Ledger parameters.
+    Params,
+    /// Balances and sequence [default: --from's address].
+    Account(ProviderShow),
+    /// A committed transaction by hash.
+    Tx(QueryHash),
+    /// A block by height (or `latest`).
+    Block(QueryBlock),
+    /// Orders (open ones by default): what providers can bid on.
+    Orders(ListArgs),
+    /// Deployment groups.
+    Groups(ListArgs),
+    /// Follow committed events (Ctrl-C to stop).
+    Events(QueryEvents),
+}
+
+#[derive(Debug, Args)]
+pub struct QueryHash {
+    pub hash: String,
+}
+
+#[derive(Debug, Args)]
+pub struct QueryBlock {
+    pub height: String,
+}
+
+#[derive(Debug, Args)]
+pub struct QueryEvents {
+    /// Comma-separated kinds, e.g. order_created,lease_created.
+    #[arg(long)]
+    pub kinds: Option<String>,
+    #[arg(long)]
+    pub owner: Option<String>,
+    #[arg(long)]
+    pub provider: Option<String>,
+    /// First height [default: the next block].
+    #[arg(long)]
+    pub from_height: Option<u64>,
+    /// Stop after this many events.
+    #[arg(long)]
+    pub limit: Option<u64>,
+    /// Stop after this height.
+    #[arg(long)]
+    pub to_height: Option<u64>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -33,6 +450,20 @@ pub enum BenchCommand {
     Ledger(BenchLedger),
     /// Per-block settlement work with few versus many active leases; prints the ratio last.
     Settlement(BenchSettlement),
+    /// Load a running node over HTTP (--node, funds from --from); prints tx_per_s=<n> last.
+    Load(BenchLoad),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchLoad {
+    /// Concurrent accounts, one transaction in flight each.
+    #[arg(long, default_value_t = 500)]
+    pub accounts: u64,
+    /// Measuring window in seconds (after the warm-up).
+    #[arg(long, default_value_t = 20.0)]
+    pub seconds: f64,
+    #[arg(long, default_value_t = 3.0)]
+    pub warmup: f64,
 }
 
 #[derive(Debug, Args)]

@@ -19,7 +19,8 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(err) => {
             eprintln!("error: {err:#}");
-            ExitCode::from(2)
+            // A transaction or check that ran and failed is 1; usage, I/O, connection errors 2.
+            if err.downcast_ref::<cmd::ctx::Failed>().is_some() { ExitCode::from(1) } else { ExitCode::from(2) }
         }
     }
 }

@@ -112,10 +112,23 @@ pub fn apply_block(base: &dyn StateRead, block: &Block, sig: SigCheck) -> Result
     Ok(BlockOutcome { changes, events, tx_results, app_hash, counts })
 }
 
-/// Checks what can be checked before a transaction is admitted to the mempool: signature, size,
-/// chain, that its sequence is not already used, and that the signer can pay the fee.
-pub fn check_tx(base: &dyn StateRead, tx: &Tx) -> Result<()> {
-    tx.verify().map_err(|_| LedgerError::BadSignature)?;
+/// What [`check_tx`] learned about the signer, for the mempool's own checks against the
+/// transactions it already holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TxCheck {
+    /// The sequence the signer's next transaction must carry, counting committed ones only.
+    pub committed_sequence: u64,
+    /// The signer's balance in the fee's denomination.
+    pub fee_balance: u128,
+}
+
+/// Checks what can be checked before a transaction is admitted to the mempool: signature (unless
+/// the caller already did), chain, messages, that its sequence is not already used, the minimum
+/// fee, and that the signer can pay it.
+pub fn check_tx(base: &dyn StateRead, tx: &Tx, sig: SigCheck) -> Result<TxCheck> {
+    if sig == SigCheck::Verify {
+        tx.verify().map_err(|_| LedgerError::BadSignature)?;
+    }
     let mut st = State::new(base);
     let params = Exec::load_params(&mut st)?;
     let chain_id: String = st.get(keys::CHAIN_ID)?.unwrap_or_default();
@@ -140,7 +153,7 @@ pub fn check_tx(base: &dyn StateRead, tx: &Tx) -> Result<()> {
             need: tx.body.fee.clone(),
         });
     }
-    Ok(())
+    Ok(TxCheck { committed_sequence: account.sequence, fee_balance: have })
 }
 
 fn check_fee(ex: &Exec<'_>, fee: &Coin) -> Result<()> {

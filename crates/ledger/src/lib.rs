@@ -23,7 +23,7 @@ mod provider;
 mod state;
 pub mod testkit;
 
-pub use apply::{BlockOutcome, SigCheck, app_hash, apply_block, check_tx, genesis};
+pub use apply::{BlockOutcome, SigCheck, TxCheck, app_hash, apply_block, check_tx, genesis};
 pub use error::LedgerError;
 pub use exec::{community_pool, escrow_module};
 pub use invariants::check_invariants;

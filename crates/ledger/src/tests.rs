@@ -563,3 +563,41 @@ fn params_lookup_helpers() {
     assert_eq!(p.take_rate_bps("uakt"), 0);
     assert_eq!(Params::min_deposit(&p.bid_min_deposit, "uakt"), 500_000);
 }
+
+#[test]
+fn check_tx_reports_what_the_mempool_needs_and_refuses_what_can_never_apply() {
+    use crate::{LedgerError, SigCheck, TxCheck, check_tx};
+    let w = world();
+    let send = Msg::Send { to: w.p2.address, amount: Coin::new(1, DENOM) };
+    let body = |sequence: u64, fee: u128, chain: &str| TxBody {
+        chain_id: chain.into(),
+        sequence,
+        fee: Coin::new(fee, DENOM),
+        memo: String::new(),
+        msgs: vec![send.clone()],
+    };
+    let state = &w.chain.state;
+    // p1 has sent one transaction (its provider registration).
+    let ok = check_tx(state, &Tx::sign(body(1, 10, "stratus-test"), &w.p1.key), SigCheck::Verify);
+    assert_eq!(ok, Ok(TxCheck { committed_sequence: 1, fee_balance: FUNDS }));
+    // A later sequence passes here; the mempool decides whether it is the next one.
+    assert!(check_tx(state, &Tx::sign(body(4, 10, "stratus-test"), &w.p1.key), SigCheck::Verify).is_ok());
+    let used = check_tx(state, &Tx::sign(body(0, 10, "stratus-test"), &w.p1.key), SigCheck::Verify);
+    assert_eq!(used, Err(LedgerError::BadSequence { expected: 1, got: 0 }));
+    let chain = check_tx(state, &Tx::sign(body(1, 10, "elsewhere"), &w.p1.key), SigCheck::Verify);
+    assert!(matches!(chain, Err(LedgerError::WrongChain { .. })));
+    let mut forged = Tx::sign(body(1, 10, "stratus-test"), &w.p1.key);
+    forged.body.fee.amount = 11;
+    assert_eq!(check_tx(state, &forged, SigCheck::Verify), Err(LedgerError::BadSignature));
+    // Already verified: the signature is not looked at again.
+    assert!(check_tx(state, &forged, SigCheck::AlreadyVerified).is_ok());
+    let broke = Actor::new("nobody");
+    let poor = check_tx(state, &Tx::sign(body(0, 10, "stratus-test"), &broke.key), SigCheck::Verify);
+    assert!(matches!(poor, Err(LedgerError::InsufficientFunds { .. })));
+    // With a minimum fee.
+    let payer = Actor::new("payer");
+    let chain = TestChain::new(Params { min_fees: vec![Coin::new(10, DENOM)], ..params() }, &[&payer], FUNDS);
+    let low = check_tx(&chain.state, &Tx::sign(body(0, 9, "stratus-test"), &payer.key), SigCheck::Verify);
+    assert!(matches!(low, Err(LedgerError::FeeTooLow { .. })));
+    assert!(check_tx(&chain.state, &Tx::sign(body(0, 10, "stratus-test"), &payer.key), SigCheck::Verify).is_ok());
+}

@@ -168,6 +168,14 @@ impl fmt::Display for Dec {
     }
 }
 
+impl Dec {
+    /// For people: no trailing zeros (`200`, `0.5`).
+    pub fn short(&self) -> String {
+        let s = self.to_string();
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    }
+}
+
 impl Serialize for Dec {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_str(self)
@@ -194,6 +202,9 @@ mod tests {
         assert_eq!(Dec::from_int(200).map(|d| d.to_string()).as_deref(), Some("200.000000000000000000"));
         assert_eq!("0.5".parse::<Dec>().map(|d| d.to_string()), Ok("0.500000000000000000".into()));
         assert_eq!(Dec::from_raw(1).to_string(), "0.000000000000000001");
+        assert_eq!(Dec::from_int(200).map(|d| d.short()).as_deref(), Some("200"));
+        assert_eq!("0.50".parse::<Dec>().map(|d| d.short()), Ok("0.5".into()));
+        assert_eq!(Dec::ZERO.short(), "0");
     }
 
     #[test]

@@ -134,6 +134,30 @@ impl Event {
         }
     }
 
+    /// Every value [`Event::kind`] returns (for validating stream filters).
+    pub const KINDS: &'static [&'static str] = &[
+        "transfer",
+        "deployment_created",
+        "deployment_updated",
+        "deployment_closed",
+        "group_state_changed",
+        "order_created",
+        "order_state_changed",
+        "bid_created",
+        "bid_state_changed",
+        "lease_created",
+        "lease_closed",
+        "payment_settled",
+        "lease_withdrawn",
+        "escrow_deposited",
+        "escrow_overdrawn",
+        "escrow_refunded",
+        "provider_created",
+        "provider_updated",
+        "attributes_signed",
+        "attributes_deleted",
+    ];
+
     /// The deployment owner (tenant) the event concerns, if any.
     pub fn owner(&self) -> Option<Address> {
         match self {

@@ -5,6 +5,7 @@
 //! format), and borsh for ledger state and transactions (canonical, so hashes are stable).
 
 pub mod address;
+pub mod api;
 pub mod attributes;
 pub mod block;
 pub mod coin;

@@ -137,6 +137,59 @@ impl fmt::Display for BidId {
     }
 }
 
+/// Why an id written as text (`owner/dseq/gseq/oseq[/provider]`) did not parse.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{text:?} is not {what} ({format})")]
+pub struct IdParseError {
+    text: String,
+    what: &'static str,
+    format: &'static str,
+}
+
+fn id_parts<'a>(s: &'a str, n: usize, what: &'static str, format: &'static str) -> Result<Vec<&'a str>, IdParseError> {
+    let parts: Vec<&str> = s.trim().split('/').collect();
+    if parts.len() == n { Ok(parts) } else { Err(IdParseError { text: s.to_string(), what, format }) }
+}
+
+impl std::str::FromStr for DeploymentId {
+    type Err = IdParseError;
+
+    fn from_str(s: &str) -> Result<DeploymentId, IdParseError> {
+        const F: &str = "owner/dseq";
+        let err = || IdParseError { text: s.to_string(), what: "a deployment id", format: F };
+        let p = id_parts(s, 2, "a deployment id", F)?;
+        Ok(DeploymentId { owner: p[0].parse().map_err(|_| err())?, dseq: p[1].parse().map_err(|_| err())? })
+    }
+}
+
+impl std::str::FromStr for OrderId {
+    type Err = IdParseError;
+
+    fn from_str(s: &str) -> Result<OrderId, IdParseError> {
+        const F: &str = "owner/dseq/gseq/oseq";
+        let err = || IdParseError { text: s.to_string(), what: "an order id", format: F };
+        let p = id_parts(s, 4, "an order id", F)?;
+        Ok(OrderId {
+            owner: p[0].parse().map_err(|_| err())?,
+            dseq: p[1].parse().map_err(|_| err())?,
+            gseq: p[2].parse().map_err(|_| err())?,
+            oseq: p[3].parse().map_err(|_| err())?,
+        })
+    }
+}
+
+impl std::str::FromStr for BidId {
+    type Err = IdParseError;
+
+    fn from_str(s: &str) -> Result<BidId, IdParseError> {
+        const F: &str = "owner/dseq/gseq/oseq/provider";
+        let err = || IdParseError { text: s.to_string(), what: "a bid or lease id", format: F };
+        let p = id_parts(s, 5, "a bid or lease id", F)?;
+        let order: OrderId = p[..4].join("/").parse().map_err(|_| err())?;
+        Ok(order.bid(p[4].parse().map_err(|_| err())?))
+    }
+}
+
 macro_rules! state_enum {
     ($(#[$m:meta])* $name:ident { $($variant:ident => $text:literal),* $(,)? }) => {
         $(#[$m])*
@@ -345,5 +398,21 @@ plain! {
     /// Sequence number (replay protection) of an account that has sent transactions.
     pub struct AccountState {
         pub sequence: u64,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_round_trip_through_text() {
+        let bid = BidId { owner: Address([1; 20]), dseq: 42, gseq: 2, oseq: 3, provider: Address([7; 20]) };
+        assert_eq!(bid.to_string().parse::<BidId>(), Ok(bid.clone()));
+        assert_eq!(bid.order().to_string().parse::<OrderId>(), Ok(bid.order()));
+        assert_eq!(bid.deployment().to_string().parse::<DeploymentId>(), Ok(bid.deployment()));
+        let err = "x/1".parse::<OrderId>().unwrap_err().to_string();
+        assert!(err.contains("owner/dseq/gseq/oseq"), "{err}");
+        assert!(format!("{}/x", bid.deployment()).parse::<DeploymentId>().is_err());
     }
 }

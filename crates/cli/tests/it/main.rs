@@ -1,5 +1,8 @@
 //! The `stratus` binary, run as users and scripts run it.
 
+mod crash;
+mod devnet;
+mod journey;
 mod sdl;
 
 use std::path::{Path, PathBuf};
