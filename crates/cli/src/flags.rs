@@ -84,6 +84,23 @@ pub enum Command {
     /// Read the chain: status, accounts, transactions, blocks, market records, events.
     #[command(subcommand)]
     Query(QueryCommand),
+    /// Host runtime internals (run by the provider, not by people).
+    #[command(subcommand, hide = true)]
+    Workload(WorkloadCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WorkloadCommand {
+    /// Supervise one replica whose files are in DIR.
+    Supervise { dir: PathBuf },
+    /// PID 1 of a replica's sandbox.
+    Init { spec: PathBuf },
+    /// A stand-in for hashicorp/http-echo (-listen=:5678 -text=hello).
+    #[command(name = "http-echo")]
+    HttpEcho {
+        #[arg(allow_hyphen_values = true, trailing_var_arg = true)]
+        args: Vec<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -253,6 +270,51 @@ pub enum LeaseCommand {
     Withdraw(LeaseWithdraw),
     /// List leases.
     List(ListArgs),
+    /// Send the deployment's manifest to the providers it has leases with.
+    SendManifest(SendManifest),
+    /// What runs: per service, replicas and the URIs the world reaches them at.
+    Status(LeaseRef),
+    /// Workload output: the last lines, and with --follow new ones as they come.
+    Logs(LeaseLogs),
+    /// What happened to the lease (manifest, deploy, replica exits and restarts).
+    Events(LeaseEvents),
+}
+
+#[derive(Debug, Args)]
+pub struct SendManifest {
+    pub dseq: u64,
+    /// The SDL the deployment was created (or last updated) with [default: the copy `deploy create` kept]
+    pub file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct LeaseRef {
+    pub dseq: u64,
+    /// Only this provider's lease(s).
+    #[arg(long)]
+    pub provider: Option<String>,
+    #[arg(long)]
+    pub owner: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LeaseLogs {
+    #[command(flatten)]
+    pub lease: LeaseRef,
+    #[arg(long)]
+    pub service: Option<String>,
+    #[arg(long, default_value_t = 100)]
+    pub tail: usize,
+    #[arg(long, short)]
+    pub follow: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LeaseEvents {
+    #[command(flatten)]
+    pub lease: LeaseRef,
+    #[arg(long, short)]
+    pub follow: bool,
 }
 
 #[derive(Debug, Args)]
@@ -305,6 +367,15 @@ pub enum ProviderCommand {
     Show(ProviderShow),
     /// List providers.
     List(ListArgs),
+    /// Run the provider daemon: register, bid, run what it wins, get paid.
+    Run(ProviderRun),
+}
+
+#[derive(Debug, Args)]
+pub struct ProviderRun {
+    /// provider.toml (see docs/provider.md).
+    #[arg(long)]
+    pub config: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -452,6 +523,25 @@ pub enum BenchCommand {
     Settlement(BenchSettlement),
     /// Load a running node over HTTP (--node, funds from --from); prints tx_per_s=<n> last.
     Load(BenchLoad),
+    /// Best-fit against greedy first-fit placement under churn; prints packing_ratio=<n> last.
+    Packing(BenchPacking),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchPacking {
+    #[arg(long, default_value_t = 64)]
+    pub gpu_nodes: usize,
+    #[arg(long, default_value_t = 16)]
+    pub cpu_nodes: usize,
+    /// Arrivals and departures per run.
+    #[arg(long, default_value_t = 20_000)]
+    pub steps: usize,
+    /// Chance (percent) that a step ends a running lease.
+    #[arg(long, default_value_t = 45)]
+    pub departure_pct: u64,
+    /// Runs, seeded 1..=N.
+    #[arg(long, default_value_t = 10)]
+    pub seeds: u64,
 }
 
 #[derive(Debug, Args)]

@@ -3,6 +3,7 @@
 
 pub mod keys;
 pub mod node;
+pub mod provider;
 
 pub use node::{ClientError, Filter, NodeClient};
 

@@ -115,6 +115,21 @@ impl NodeClient {
         self.answer(&url, resp).await
     }
 
+    /// Every item of a list endpoint (`/bids`, `/leases`, …), following the pages.
+    pub async fn all<T: DeserializeOwned>(&self, path: &str, f: &Filter) -> Result<Vec<T>, ClientError> {
+        let mut f = f.clone();
+        f.limit = Some(1000);
+        let mut out = Vec::new();
+        loop {
+            let page: Page<T> = self.get(path, &f.query()).await?;
+            out.extend(page.items);
+            match page.next {
+                Some(n) => f.after = Some(n),
+                None => return Ok(out),
+            }
+        }
+    }
+
     pub async fn status(&self) -> Result<Status, ClientError> {
         self.get("/status", &[]).await
     }

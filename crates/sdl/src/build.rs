@@ -257,7 +257,7 @@ fn expose_less(a: &ServiceExpose, b: &ServiceExpose) -> bool {
 }
 
 /// The endpoints a global expose needs: its leased IP (if any) and a shared-HTTP or random port.
-pub(crate) fn expose_endpoints(e: &ServiceExpose) -> Vec<Endpoint> {
+pub fn expose_endpoints(e: &ServiceExpose) -> Vec<Endpoint> {
     if !e.global {
         return Vec::new();
     }

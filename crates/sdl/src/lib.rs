@@ -12,6 +12,7 @@
 //! one found no error, so one mistake does not cascade into many.
 
 mod build;
+pub use build::expose_endpoints;
 mod checks;
 mod decode;
 mod diag;
@@ -19,7 +20,7 @@ mod fast;
 mod gocompat;
 mod model;
 mod resources;
-mod units;
+pub mod units;
 mod validate;
 mod yaml;
 

@@ -26,7 +26,7 @@ const BYTE_SUFFIXES: [(&str, u64); 12] = [
 ];
 
 /// CPU: `"500m"` is 500 millicpu; otherwise a number of cores (`0.5`, `2`), times 1000 and truncated.
-pub(crate) fn parse_cpu_millis(raw: &str) -> Result<u64, String> {
+pub fn parse_cpu_millis(raw: &str) -> Result<u64, String> {
     if let Some(millis) = raw.strip_suffix('m') {
         return parse_uint(millis, 32)
             .map_err(|_| format!("{raw:?} is not a CPU amount: use whole millicpus like \"500m\" or cores like 0.5"));
@@ -49,7 +49,7 @@ pub(crate) fn parse_cpu_millis(raw: &str) -> Result<u64, String> {
 
 /// Memory and storage sizes: a number with an optional case-sensitive suffix
 /// (`k M G T P E` decimal, `Ki Mi Gi Ti Pi Ei` binary); no suffix means bytes.
-pub(crate) fn parse_bytes(raw: &str) -> Result<u64, String> {
+pub fn parse_bytes(raw: &str) -> Result<u64, String> {
     parse_with_suffix(raw, &BYTE_SUFFIXES).map_err(|e| e.unwrap_or_else(|| size_hint(raw)))
 }
 
@@ -145,5 +145,27 @@ mod tests {
         assert!(parse_gpu_memory("80G").is_err());
         assert_eq!(gpu_memory_key(80 * GI), "80Gi");
         assert_eq!(gpu_memory_key(512 * MI), "0Gi");
+    }
+}
+
+/// A byte size for people: the largest binary unit that divides it exactly (`64Gi`, `1536Mi`),
+/// or bytes.
+pub fn format_bytes(bytes: u64) -> String {
+    for (suffix, unit) in [("Ei", EI), ("Pi", PI), ("Ti", TI), ("Gi", GI), ("Mi", MI), ("Ki", KI)] {
+        if bytes >= unit && bytes.is_multiple_of(unit) {
+            return format!("{}{suffix}", bytes / unit);
+        }
+    }
+    bytes.to_string()
+}
+
+#[cfg(test)]
+mod format_tests {
+    #[test]
+    fn sizes_format_in_the_largest_exact_unit() {
+        assert_eq!(super::format_bytes(64 << 30), "64Gi");
+        assert_eq!(super::format_bytes(1536 << 20), "1536Mi");
+        assert_eq!(super::format_bytes(1000), "1000");
+        assert_eq!(super::format_bytes(0), "0");
     }
 }

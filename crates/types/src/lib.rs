@@ -7,10 +7,12 @@
 pub mod address;
 pub mod api;
 pub mod attributes;
+pub mod auth;
 pub mod block;
 pub mod coin;
 pub mod dec;
 pub mod event;
+pub mod gateway;
 pub mod gojson;
 pub mod gpu;
 pub mod group;

@@ -107,7 +107,7 @@ pub fn check_capabilities(group: &GroupSpec, provider_attributes: &[Attribute]) 
                     wants: wanted.iter().map(|a| short_gpu(&a.key)).collect(),
                     has: gpus
                         .iter()
-                        .map(|a| short_gpu(&a.key))
+                        .map(|a| short_gpu(&a.key).split(' ').next().unwrap_or_default().to_string())
                         .collect::<std::collections::BTreeSet<_>>()
                         .into_iter()
                         .collect(),
@@ -144,8 +144,10 @@ fn gpu_capabilities(attrs: &[Attribute]) -> Vec<Attribute> {
 }
 
 /// `vendor/nvidia/model/h100/ram/80Gi` → `h100/ram/80Gi`, for messages.
+/// `vendor/nvidia/model/h100/ram/80Gi/interface/sxm` → `h100 80Gi sxm`.
 fn short_gpu(key: &str) -> String {
-    key.split_once("/model/").map_or(key, |(_, m)| m).to_string()
+    let model = key.split_once("/model/").map_or(key, |(_, m)| m);
+    model.split('/').enumerate().filter(|(i, _)| i % 2 == 0).map(|(_, p)| p).collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]
@@ -239,7 +241,7 @@ mod tests {
         assert_eq!(
             check_capabilities(&group_with(vec![], Some((1, "vendor/nvidia/model/h200"))), &caps)
                 .map_err(|e| e.to_string()),
-            Err("needs gpu h200; has a100, a100/ram/80Gi".to_string())
+            Err("needs gpu h200; has a100".to_string())
         );
         assert_eq!(
             check_capabilities(&group_with(vec![], Some((1, "vendor/nvidia/model/h200"))), &[])

@@ -309,3 +309,32 @@ fn settlement_state(leases: u64) -> anyhow::Result<(f64, stratus_ledger::AccessC
     }
     Ok((start.elapsed().as_secs_f64() * 1e6 / f64::from(rounds), counts))
 }
+
+/// Best-fit against greedy first-fit on the same churning request stream, several seeds.
+pub fn packing(args: &crate::flags::BenchPacking) -> anyhow::Result<ExitCode> {
+    use stratus_provider::inventory::Strategy;
+    use stratus_provider::packing::{Scenario, simulate};
+    let (mut ours, mut greedy, mut ours_gpus, mut greedy_gpus) = (0u64, 0u64, 0u64, 0u64);
+    for seed in 1..=args.seeds {
+        let s = Scenario {
+            gpu_nodes: args.gpu_nodes,
+            cpu_nodes: args.cpu_nodes,
+            steps: args.steps,
+            departure_pct: args.departure_pct,
+            seed,
+        };
+        let b = simulate(&s, Strategy::BestFit);
+        let f = simulate(&s, Strategy::FirstFit);
+        println!(
+            "seed={seed} requests={} best_fit_replicas={} first_fit_replicas={} best_fit_gpus={} first_fit_gpus={}",
+            b.requests, b.placed_replicas, f.placed_replicas, b.placed_gpus, f.placed_gpus
+        );
+        ours += b.placed_replicas;
+        greedy += f.placed_replicas;
+        ours_gpus += b.placed_gpus;
+        greedy_gpus += f.placed_gpus;
+    }
+    println!("gpu_ratio={:.3}", ours_gpus as f64 / greedy_gpus.max(1) as f64);
+    println!("packing_ratio={:.3}", ours as f64 / greedy.max(1) as f64);
+    Ok(ExitCode::SUCCESS)
+}

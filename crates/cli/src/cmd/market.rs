@@ -43,6 +43,9 @@ pub fn deploy(ctx: &Ctx, cmd: DeployCommand) -> anyhow::Result<ExitCode> {
                 };
                 let msg = Msg::CreateDeployment { dseq, groups: sdl.groups, version: sdl.manifest_version, deposit };
                 let result = ctx.broadcast(vec![msg]).await?;
+                let bytes =
+                    std::fs::read(&args.file).with_context(|| format!("cannot read {}", args.file.display()))?;
+                crate::cmd::tenant::keep_sdl(ctx, &owner, dseq, &bytes)?;
                 let id = DeploymentId { owner, dseq };
                 ctx.print(&serde_json::json!({ "dseq": dseq, "owner": owner, "tx": result }), || {
                     format!(
@@ -72,6 +75,22 @@ pub fn deploy(ctx: &Ctx, cmd: DeployCommand) -> anyhow::Result<ExitCode> {
                     &result,
                     &format!("deployment {} updated to version {}", args.dseq, sdl.version_hex()),
                 )?;
+                let owner = ctx.signer_address()?;
+                let bytes =
+                    std::fs::read(&args.file).with_context(|| format!("cannot read {}", args.file.display()))?;
+                crate::cmd::tenant::keep_sdl(ctx, &owner, args.dseq, &bytes)?;
+                // Running leases get the new manifest right away.
+                match crate::cmd::tenant::send_manifest_to(ctx, owner, args.dseq, &args.file).await {
+                    Ok(done) => {
+                        for d in done {
+                            eprintln!("manifest sent to {d}");
+                        }
+                    }
+                    Err(e) => eprintln!(
+                        "warning: the new manifest was not sent ({e:#}); retry with `stratus lease send-manifest {}`",
+                        args.dseq
+                    ),
+                }
             }
             DeployCommand::Close(r) => {
                 if r.owner.is_some() {
@@ -213,12 +232,23 @@ pub fn bids(ctx: &Ctx, args: BidsArgs) -> anyhow::Result<ExitCode> {
             ..Filter::default()
         };
         let page = ctx.client().bids(&filter).await.map_err(client_error)?;
-        ctx.print(&page, || {
+        // No bids: ask every provider why (needs --from, the owner's key, to sign).
+        let reasons = if page.items.is_empty() && ctx.from.is_some() {
+            crate::cmd::tenant::why_no_bids(ctx, &owner, args.dseq).await.unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        let value = serde_json::json!({ "items": page.items, "next": page.next, "providers": reasons });
+        ctx.print(&value, || {
             if page.items.is_empty() {
-                return format!(
-                    "no bids on deployment {}/{} yet (providers bid within a few blocks; check the orders with `stratus deploy status {}`)",
-                    owner, args.dseq, args.dseq
-                );
+                let mut out = format!("no bids on deployment {}/{} yet", owner, args.dseq);
+                if reasons.is_empty() {
+                    out.push_str(" (providers bid within a few blocks)");
+                } else {
+                    out.push_str(":\n");
+                    out.push_str(&reasons.iter().map(|r| format!("  {r}")).collect::<Vec<_>>().join("\n"));
+                }
+                return out;
             }
             render_bids(&page.items)
         })?;
@@ -261,6 +291,16 @@ pub fn lease(ctx: &Ctx, cmd: LeaseCommand) -> anyhow::Result<ExitCode> {
                 let msgs = bids.iter().map(|b| Msg::CreateLease { bid: b.id.clone() }).collect();
                 let result = ctx.broadcast(msgs).await?;
                 ctx.print_submitted(&result, &format!("{} lease(s) created with {provider}", bids.len()))?;
+                let kept = crate::cmd::tenant::sdl_copy(ctx, &owner, args.dseq);
+                if args.owner.is_none() && kept.exists() {
+                    match crate::cmd::tenant::send_manifest_to(ctx, owner, args.dseq, &kept).await {
+                        Ok(_) => eprintln!("manifest sent to {provider}"),
+                        Err(e) => eprintln!(
+                            "warning: the manifest was not sent ({e:#}); retry with `stratus lease send-manifest {}`",
+                            args.dseq
+                        ),
+                    }
+                }
             }
             LeaseCommand::Close(args) => {
                 let ids: Vec<BidId> = match args.lease.parse::<BidId>() {
@@ -309,6 +349,10 @@ pub fn lease(ctx: &Ctx, cmd: LeaseCommand) -> anyhow::Result<ExitCode> {
                 let result = ctx.broadcast(msgs).await?;
                 ctx.print_submitted(&result, "withdrawn")?;
             }
+            LeaseCommand::SendManifest(args) => return crate::cmd::tenant::send_manifest(ctx, args).await,
+            LeaseCommand::Status(args) => return crate::cmd::tenant::status(ctx, args).await,
+            LeaseCommand::Logs(args) => return crate::cmd::tenant::logs(ctx, args).await,
+            LeaseCommand::Events(args) => return crate::cmd::tenant::events(ctx, args).await,
             LeaseCommand::List(args) => {
                 let filter = list_filter(ctx, &args, true)?;
                 let page = client.leases(&filter).await.map_err(client_error)?;

@@ -9,6 +9,7 @@ mod node;
 mod provider;
 mod query;
 mod sdl;
+mod tenant;
 
 use std::process::ExitCode;
 
@@ -22,6 +23,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bench(BenchCommand::Ledger(args)) => bench::ledger(&args),
         Command::Bench(BenchCommand::Settlement(args)) => bench::settlement(&args),
         Command::Bench(BenchCommand::Load(args)) => load::load(&ctx, &args),
+        Command::Bench(BenchCommand::Packing(args)) => bench::packing(&args),
         Command::Node(cmd) => node::run_command(&ctx, cmd),
         Command::Keys(cmd) => keys::run(&ctx, cmd),
         Command::Deploy(cmd) => market::deploy(&ctx, cmd),
@@ -34,5 +36,18 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Send(args) => query::send(&ctx, args),
         Command::Faucet(args) => query::faucet(&ctx, args),
         Command::Query(cmd) => query::query(&ctx, cmd),
+        Command::Workload(cmd) => workload(cmd),
+    }
+}
+
+fn workload(cmd: crate::flags::WorkloadCommand) -> anyhow::Result<ExitCode> {
+    use stratus_provider::runtime::workload;
+    match cmd {
+        crate::flags::WorkloadCommand::Supervise { dir } => workload::supervise(&dir).map(|()| ExitCode::SUCCESS),
+        crate::flags::WorkloadCommand::Init { spec } => {
+            let code = workload::init(&spec)?;
+            Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
+        }
+        crate::flags::WorkloadCommand::HttpEcho { args } => workload::http_echo(&args).map(|()| ExitCode::SUCCESS),
     }
 }

@@ -51,6 +51,9 @@ fn provider_msg(args: ProviderArgs, update: bool) -> anyhow::Result<Msg> {
 }
 
 pub fn provider(ctx: &Ctx, cmd: ProviderCommand) -> anyhow::Result<ExitCode> {
+    if let ProviderCommand::Run(args) = &cmd {
+        return run_daemon(ctx, &args.config);
+    }
     block_on(async {
         let client = ctx.client();
         match cmd {
@@ -83,6 +86,8 @@ pub fn provider(ctx: &Ctx, cmd: ProviderCommand) -> anyhow::Result<ExitCode> {
                     out
                 })?;
             }
+            // Handled above, before a runtime exists.
+            ProviderCommand::Run(_) => {}
             ProviderCommand::List(args) => {
                 let page = client
                     .providers(&Filter { limit: Some(args.limit), ..Filter::default() })
@@ -159,4 +164,45 @@ pub fn audit(ctx: &Ctx, cmd: AuditCommand) -> anyhow::Result<ExitCode> {
         }
         Ok(ExitCode::SUCCESS)
     })?
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+/// `stratus provider run --config provider.toml`: the daemon, until Ctrl-C or SIGTERM (workloads
+/// keep running; a restart re-adopts them).
+fn run_daemon(ctx: &Ctx, config: &std::path::Path) -> anyhow::Result<ExitCode> {
+    use std::io::Write;
+    let cfg = stratus_provider::config::ProviderConfig::load(config)?;
+    let keyring = ctx.keyring();
+    let pass = match keyring.backend(&cfg.raw.key)? {
+        stratus_client::keys::Backend::Test => None,
+        stratus_client::keys::Backend::File => {
+            crate::cmd::ctx::passphrase(&format!("passphrase for key {}: ", cfg.raw.key))?
+        }
+    };
+    let key = keyring.signing_key(&cfg.raw.key, pass.as_deref())?;
+    let exe = std::env::current_exe().map_err(|e| anyhow::anyhow!("cannot find the stratus binary: {e}"))?;
+    crate::cmd::node::init_tracing();
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let home = ctx.home.clone();
+    rt.block_on(stratus_provider::daemon::run(cfg, key, &home, exe, shutdown_signal(), |s| {
+        println!("provider {}: gateway on https://{}", s.provider.address, s.gateway);
+        let _ = std::io::stdout().flush();
+    }))?;
+    // Workloads keep running; the next start adopts them.
+    rt.shutdown_timeout(std::time::Duration::from_secs(1));
+    Ok(ExitCode::SUCCESS)
 }

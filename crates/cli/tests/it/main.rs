@@ -3,6 +3,7 @@
 mod crash;
 mod devnet;
 mod journey;
+mod provider;
 mod sdl;
 
 use std::path::{Path, PathBuf};

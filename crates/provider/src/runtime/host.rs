@@ -1,0 +1,624 @@
+//! The host runtime: every replica a supervised bubblewrap sandbox on this machine.
+//!
+//! Per lease, under `<data>/leases/<key>/`: `volumes/<service>-<i>/<volume>/` (persistent
+//! volumes: they survive replica restarts, provider restarts and manifest updates, and are
+//! deleted with the lease), `replicas/<service>-<i>/` (supervisor and init specs, `status.json`,
+//! rotating logs, scratch space for ephemeral volumes) and `events.jsonl`. Each replica's ports
+//! are Unix sockets in a short directory under `<data>/s/`; the provider listens on a host port
+//! for every globally exposed port and relays to them (round-robin over replicas).
+//!
+//! Not enforced here: network egress (sandboxes have no network besides their relayed ports and
+//! the group's services), and CPU/memory limits where cgroup v2 is not writable (a warning says
+//! so). Images are not pulled: `runtime.images` maps image names to host commands.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use stratus_types::attributes::glob_match;
+use stratus_types::gateway::{ForwardedPort, LogLine, ReplicaState, ReplicaStatus, ServiceStatus};
+use stratus_types::manifest::{ManifestGroup, Protocol, Service};
+use stratus_types::market::LeaseId;
+
+use crate::config::ImageRule;
+use crate::runtime::sandbox::{INNER_EXE, SandboxPlan, bwrap_argv, host_root};
+use crate::runtime::workload::{InitSpec, Limits, Peer, StatusFile, SupervisorSpec, append_event, read_status};
+use crate::runtime::{LeaseDeployment, LogCursor, Runtime, RuntimeError, lease_key, logs};
+
+pub struct HostSettings {
+    pub data_dir: PathBuf,
+    /// The `stratus` binary (supervisors and init run from it).
+    pub exe: PathBuf,
+    pub images: Vec<ImageRule>,
+    /// Host paths hidden from sandboxes (the provider's home, the data dir, configured ones).
+    pub hide: Vec<PathBuf>,
+    pub log_max_bytes: u64,
+    pub log_files: u32,
+    /// Address forwarded ports listen on and URIs name.
+    pub listen_host: String,
+    pub public_host: String,
+    /// Environment every workload gets (`PATH`, …).
+    pub base_env: Vec<(String, String)>,
+    pub provider: String,
+}
+
+pub struct HostRuntime {
+    s: HostSettings,
+    /// Supervisors this process started (reaped here); adopted ones are checked through /proc.
+    children: Mutex<HashMap<PathBuf, Child>>,
+    forwarders: Mutex<HashMap<String, Vec<tokio::task::JoinHandle<()>>>>,
+    cgroup_parent: Option<PathBuf>,
+    warning: Option<String>,
+}
+
+/// A globally exposed port of a service: (service, port, external port, protocol).
+pub fn global_ports(group: &ManifestGroup) -> Vec<(String, u32, u32, Protocol)> {
+    let mut out = Vec::new();
+    for s in &group.services {
+        for e in s.expose.iter().filter(|e| e.global) {
+            let item = (s.name.clone(), e.port, e.effective_external_port(), e.proto);
+            if !out.contains(&item) {
+                out.push(item);
+            }
+        }
+    }
+    out
+}
+
+fn cgroup_v2() -> (Option<PathBuf>, Option<String>) {
+    let root = Path::new("/sys/fs/cgroup");
+    let controllers = fs::read_to_string(root.join("cgroup.controllers")).unwrap_or_default();
+    if !(controllers.contains("memory") && controllers.contains("cpu")) {
+        return (None, Some("cgroup v2 with cpu and memory controllers is not available here: replicas' CPU and memory limits are not enforced".into()));
+    }
+    let parent = root.join("stratus");
+    if fs::create_dir_all(&parent).is_err() || fs::write(root.join("cgroup.subtree_control"), "+cpu +memory").is_err() {
+        return (
+            None,
+            Some("cgroup v2 is not writable by the provider: replicas' CPU and memory limits are not enforced".into()),
+        );
+    }
+    let _ = fs::write(parent.join("cgroup.subtree_control"), "+cpu +memory");
+    (Some(parent), None)
+}
+
+fn alive(pid: u32, dir: &Path) -> bool {
+    // The pid must still be our supervisor for this replica (pids are reused).
+    fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|c| {
+            let c = String::from_utf8_lossy(&c);
+            c.contains("supervise") && c.contains(&dir.display().to_string())
+        })
+        .unwrap_or(false)
+}
+
+fn supervisor_pid(dir: &Path) -> Option<u32> {
+    fs::read_to_string(dir.join("supervisor.pid")).ok()?.trim().parse().ok()
+}
+
+fn kill_group(pid: u32) {
+    let pid = nix::unistd::Pid::from_raw(pid as i32);
+    let _ = nix::sys::signal::killpg(pid, nix::sys::signal::Signal::SIGKILL);
+}
+
+impl HostRuntime {
+    pub fn new(s: HostSettings) -> HostRuntime {
+        let (cgroup_parent, warning) = cgroup_v2();
+        HostRuntime {
+            s,
+            children: Mutex::new(HashMap::new()),
+            forwarders: Mutex::new(HashMap::new()),
+            cgroup_parent,
+            warning,
+        }
+    }
+
+    fn lease_dir(&self, lease: &LeaseId) -> PathBuf {
+        self.s.data_dir.join("leases").join(lease_key(lease))
+    }
+
+    fn sock_dir(&self, lease: &LeaseId, replica: &str) -> PathBuf {
+        let h = Sha256::digest(format!("{}/{replica}", lease_key(lease)).as_bytes());
+        self.s.data_dir.join("s").join(hex::encode(&h[..6]))
+    }
+
+    pub fn events_path(&self, lease: &LeaseId) -> PathBuf {
+        self.lease_dir(lease).join("events.jsonl")
+    }
+
+    fn is_running(&self, dir: &Path) -> bool {
+        let mut children = self.children.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(c) = children.get_mut(dir) {
+            return match c.try_wait() {
+                Ok(None) => true,
+                _ => {
+                    children.remove(dir);
+                    false
+                }
+            };
+        }
+        supervisor_pid(dir).is_some_and(|pid| alive(pid, dir))
+    }
+
+    fn stop(&self, dir: &Path) {
+        let child = self.children.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(dir);
+        let pid = child.as_ref().map(Child::id).or_else(|| supervisor_pid(dir).filter(|p| alive(*p, dir)));
+        if let Some(pid) = pid {
+            kill_group(pid);
+        }
+        if let Some(mut c) = child {
+            let _ = c.wait();
+        } else if let Some(pid) = pid {
+            for _ in 0..100 {
+                if !alive(pid, dir) {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+
+    /// The command for a service, or why the host runtime cannot run its image.
+    fn command(&self, svc: &Service) -> Result<Vec<String>, String> {
+        let rule = self.s.images.iter().find(|r| glob_match(&r.image, &svc.image));
+        // Inside the sandbox the binary is at a fixed path.
+        let exe = INNER_EXE.to_string();
+        let base: Vec<String> = match (rule.and_then(|r| r.command.clone()), &svc.command) {
+            (Some(c), _) => c.into_iter().map(|a| a.replace("{stratus}", &exe)).collect(),
+            (None, Some(c)) if rule.is_some() && !c.is_empty() => c.clone(),
+            (None, _) if rule.is_some() => {
+                return Err(format!("image {} runs the manifest's command, and the service has none", svc.image));
+            }
+            _ => {
+                return Err(format!(
+                    "image {} is not runnable by the host runtime: no runtime.images rule matches it (the provider maps image names to host commands)",
+                    svc.image
+                ));
+            }
+        };
+        let mut argv = base;
+        argv.extend(svc.args.clone().unwrap_or_default());
+        Ok(argv)
+    }
+
+    fn plan_replica(
+        &self,
+        d: &LeaseDeployment,
+        svc: &Service,
+        index: u32,
+        command: Vec<String>,
+    ) -> Result<(SupervisorSpec, InitSpec, String), RuntimeError> {
+        let name = format!("{}-{index}", svc.name);
+        let lease_dir = self.lease_dir(&d.lease);
+        let rdir = lease_dir.join("replicas").join(&name);
+        let mut plan = SandboxPlan {
+            root: host_root(),
+            exe: self.s.exe.clone(),
+            hide: self.s.hide.clone(),
+            ..SandboxPlan::default()
+        };
+        // Volumes: where the manifest mounts them.
+        let mounts: BTreeMap<String, (String, bool)> = svc
+            .params
+            .as_ref()
+            .and_then(|p| p.storage.as_ref())
+            .map(|v| v.iter().map(|s| (s.name.clone(), (s.mount.clone(), s.read_only))).collect())
+            .unwrap_or_default();
+        for vol in &svc.resources.storage {
+            let Some((mount, ro)) = mounts.get(&vol.name) else { continue };
+            if !mount.starts_with('/') {
+                return Err(RuntimeError::Invalid(format!(
+                    "service {}: volume {} mount {mount:?} is not absolute",
+                    svc.name, vol.name
+                )));
+            }
+            // The host's system directories are read-only: a mount inside one needs its
+            // directory to exist there already.
+            let top = mount.trim_start_matches('/').split('/').next().unwrap_or_default();
+            if crate::runtime::sandbox::SYSTEM_DIRS.contains(&top) && !Path::new(mount).is_dir() && mount != "/dev/shm"
+            {
+                return Err(RuntimeError::Invalid(format!(
+                    "service {}: volume {} cannot be mounted at {mount}: /{top} is the host's read-only system directory; mount it elsewhere (e.g. /data)",
+                    svc.name, vol.name
+                )));
+            }
+            if vol.is_ram() {
+                plan.tmpfs.push((mount.clone(), vol.quantity.0));
+            } else if vol.is_persistent() {
+                let host = lease_dir.join("volumes").join(&name).join(&vol.name);
+                fs::create_dir_all(&host)?;
+                plan.binds.push((host, mount.clone(), *ro));
+            } else {
+                let host = rdir.join("scratch").join(&vol.name);
+                fs::create_dir_all(&host)?;
+                plan.binds.push((host, mount.clone(), *ro));
+            }
+        }
+        let sock = self.sock_dir(&d.lease, &name);
+        fs::create_dir_all(&sock)?;
+        plan.binds.push((sock.clone(), "/stratus/sock".into(), false));
+        // The group's other services this one may reach, by name.
+        let mut peers = Vec::new();
+        let mut hosts = String::from("127.0.0.1 localhost replica\n::1 localhost\n");
+        for (i, other) in d.group.services.iter().filter(|o| o.name != svc.name).enumerate() {
+            let ports: Vec<u16> = other
+                .expose
+                .iter()
+                .filter(|e| e.service == svc.name && e.proto == Protocol::Tcp)
+                .filter_map(|e| u16::try_from(e.port).ok())
+                .collect();
+            if ports.is_empty() {
+                continue;
+            }
+            let ip = format!("127.0.0.{}", i + 2);
+            hosts.push_str(&format!("{ip} {}\n", other.name));
+            let inside = format!("/stratus/peers/{}", other.name);
+            let peer_sock = self.sock_dir(&d.lease, &format!("{}-0", other.name));
+            fs::create_dir_all(&peer_sock)?;
+            plan.binds.push((peer_sock, inside.clone(), false));
+            peers.push(Peer { name: other.name.clone(), ip, ports, sock_dir: inside });
+        }
+        fs::create_dir_all(&rdir)?;
+        fs::write(rdir.join("hosts"), hosts)?;
+        plan.binds.push((rdir.join("hosts"), "/etc/hosts".into(), true));
+        let init = InitSpec {
+            command,
+            ports: svc
+                .expose
+                .iter()
+                .filter(|e| e.proto == Protocol::Tcp)
+                .filter_map(|e| u16::try_from(e.port).ok())
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect(),
+            sock_dir: "/stratus/sock".into(),
+            peers,
+        };
+        fs::write(
+            rdir.join("init.json"),
+            serde_json::to_vec_pretty(&init).map_err(|e| RuntimeError::Io(e.to_string()))?,
+        )?;
+        plan.binds.push((rdir.join("init.json"), "/stratus/init.json".into(), true));
+        // GPUs: the devices the reservation assigned to this replica.
+        let placement = d.reservation.replicas.iter().find(|p| p.unit == svc.resources.id && p.index == index);
+        let mut env = self.s.base_env.clone();
+        if let Some(p) = placement.filter(|p| !p.gpus.is_empty()) {
+            let ids: Vec<String> = p.gpus.iter().map(usize::to_string).collect();
+            env.push(("CUDA_VISIBLE_DEVICES".into(), ids.join(",")));
+            env.push(("NVIDIA_VISIBLE_DEVICES".into(), ids.join(",")));
+            for g in &p.gpus {
+                let dev = PathBuf::from(format!("/dev/nvidia{g}"));
+                if dev.exists() {
+                    plan.devices.push(dev);
+                }
+            }
+            for shared in ["/dev/nvidiactl", "/dev/nvidia-uvm", "/dev/nvidia-uvm-tools"] {
+                if Path::new(shared).exists() {
+                    plan.devices.push(shared.into());
+                }
+            }
+        }
+        env.extend([
+            ("HOME".to_string(), "/tmp".to_string()),
+            ("AKASH_OWNER".to_string(), d.lease.owner.to_string()),
+            ("AKASH_PROVIDER".to_string(), d.lease.provider.to_string()),
+            ("AKASH_DEPLOYMENT_SEQUENCE".to_string(), d.lease.dseq.to_string()),
+            ("AKASH_GROUP_SEQUENCE".to_string(), d.lease.gseq.to_string()),
+            ("AKASH_ORDER_SEQUENCE".to_string(), d.lease.oseq.to_string()),
+            ("AKASH_CLUSTER_PUBLIC_HOSTNAME".to_string(), self.s.public_host.clone()),
+        ]);
+        for kv in svc.env.clone().unwrap_or_default() {
+            let (k, v) = kv.split_once('=').unwrap_or((kv.as_str(), ""));
+            env.push((k.to_string(), v.to_string()));
+        }
+        plan.env = env;
+        plan.command = vec![INNER_EXE.into(), "workload".into(), "init".into(), "/stratus/init.json".into()];
+        let supervisor = SupervisorSpec {
+            name: name.clone(),
+            argv: bwrap_argv(&plan),
+            log_max_bytes: self.s.log_max_bytes,
+            log_files: self.s.log_files,
+            events: self.events_path(&d.lease),
+            limits: Limits { cpu_millis: svc.resources.cpu_millis(), memory: svc.resources.memory_bytes() },
+            cgroup_parent: self.cgroup_parent.clone(),
+        };
+        Ok((supervisor, init, name))
+    }
+
+    fn start(&self, dir: &Path) -> Result<(), RuntimeError> {
+        let child = Command::new(&self.s.exe)
+            .args(["workload", "supervise"])
+            .arg(dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            // Its own process group: a Ctrl-C to the provider does not reach workloads, and
+            // teardown kills the whole group.
+            .process_group(0)
+            .spawn()
+            .map_err(|e| RuntimeError::Io(format!("cannot start a supervisor from {}: {e}", self.s.exe.display())))?;
+        self.children.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(dir.to_path_buf(), child);
+        Ok(())
+    }
+
+    fn forward(&self, d: &LeaseDeployment) {
+        let key = lease_key(&d.lease);
+        let mut fw = self.forwarders.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if fw.contains_key(&key) {
+            return;
+        }
+        let Ok(handle) = tokio::runtime::Handle::try_current() else { return };
+        let mut tasks = Vec::new();
+        for (service, port, _, proto) in global_ports(&d.group) {
+            if proto != Protocol::Tcp {
+                continue;
+            }
+            let Some(host_port) = d.host_ports.get(&format!("{service}:{port}")).copied() else { continue };
+            let count = d.group.services.iter().find(|s| s.name == service).map_or(1, |s| s.count);
+            let socks: Vec<PathBuf> = (0..count)
+                .map(|i| self.sock_dir(&d.lease, &format!("{service}-{i}")).join(format!("{port}.sock")))
+                .collect();
+            let bind = format!("{}:{host_port}", self.s.listen_host);
+            tasks.push(handle.spawn(async move {
+                let listener = match tokio::net::TcpListener::bind(&bind).await {
+                    Ok(l) => l,
+                    Err(e) => {
+                        tracing::warn!(%bind, error = %e, "cannot listen for a forwarded port");
+                        return;
+                    }
+                };
+                let mut next = 0usize;
+                loop {
+                    let Ok((mut tcp, _)) = listener.accept().await else { continue };
+                    let socks = socks.clone();
+                    let start = next;
+                    next = next.wrapping_add(1);
+                    tokio::spawn(async move {
+                        for k in 0..socks.len() {
+                            let sock = &socks[(start + k) % socks.len()];
+                            if let Ok(mut unix) = tokio::net::UnixStream::connect(sock).await {
+                                let _ = tokio::io::copy_bidirectional(&mut tcp, &mut unix).await;
+                                return;
+                            }
+                        }
+                    });
+                }
+            }));
+        }
+        fw.insert(key, tasks);
+    }
+
+    fn replica_dirs(&self, lease: &LeaseId) -> Vec<PathBuf> {
+        fs::read_dir(self.lease_dir(lease).join("replicas"))
+            .map(|r| r.flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect())
+            .unwrap_or_default()
+    }
+
+    fn log_dirs(&self, lease: &LeaseId, service: Option<&str>) -> Vec<(String, u32, PathBuf)> {
+        let mut out: Vec<(String, u32, PathBuf)> = self
+            .replica_dirs(lease)
+            .into_iter()
+            .filter_map(|p| {
+                let name = p.file_name()?.to_string_lossy().into_owned();
+                let (svc, idx) = name.rsplit_once('-')?;
+                let idx: u32 = idx.parse().ok()?;
+                service.is_none_or(|s| s == svc).then(|| (svc.to_string(), idx, p))
+            })
+            .collect();
+        out.sort();
+        out
+    }
+}
+
+impl Runtime for HostRuntime {
+    fn deploy(&self, d: &LeaseDeployment) -> Result<(), RuntimeError> {
+        let lease_dir = self.lease_dir(&d.lease);
+        fs::create_dir_all(lease_dir.join("replicas"))?;
+        let mut wanted = Vec::new();
+        let mut started = Vec::new();
+        // Every socket directory first: peers bind each other's.
+        for svc in &d.group.services {
+            for i in 0..svc.count {
+                fs::create_dir_all(self.sock_dir(&d.lease, &format!("{}-{i}", svc.name)))?;
+            }
+        }
+        for svc in &d.group.services {
+            let command = self.command(svc);
+            for i in 0..svc.count {
+                let name = format!("{}-{i}", svc.name);
+                let rdir = lease_dir.join("replicas").join(&name);
+                fs::create_dir_all(&rdir)?;
+                wanted.push(rdir.clone());
+                let command = match &command {
+                    Ok(c) => c.clone(),
+                    Err(why) => {
+                        // Never silent: the tenant sees this in the service's status.
+                        self.stop(&rdir);
+                        let status = StatusFile {
+                            state: ReplicaState::Failed,
+                            pid: None,
+                            restarts: 0,
+                            message: Some(why.clone()),
+                            since_ms: crate::runtime::workload::now_ms(),
+                        };
+                        fs::write(rdir.join("status.json"), serde_json::to_vec(&status).unwrap_or_default())?;
+                        let _ = fs::remove_file(rdir.join("supervisor.json"));
+                        append_event(&self.events_path(&d.lease), "replica_failed", format!("{name}: {why}"));
+                        continue;
+                    }
+                };
+                let (spec, _, _) = self.plan_replica(d, svc, i, command)?;
+                let text = serde_json::to_vec_pretty(&spec).map_err(|e| RuntimeError::Io(e.to_string()))?;
+                let unchanged = fs::read(rdir.join("supervisor.json")).ok().as_deref() == Some(text.as_slice());
+                if unchanged && self.is_running(&rdir) {
+                    continue;
+                }
+                self.stop(&rdir);
+                fs::write(rdir.join("supervisor.json"), &text)?;
+                let _ = fs::remove_file(rdir.join("status.json"));
+                self.start(&rdir)?;
+                started.push(name);
+            }
+        }
+        // Replicas the manifest no longer has.
+        for dir in self.replica_dirs(&d.lease) {
+            if !wanted.contains(&dir) {
+                self.stop(&dir);
+                let _ = fs::remove_dir_all(&dir);
+            }
+        }
+        if !started.is_empty() {
+            append_event(&self.events_path(&d.lease), "deployed", format!("started {}", started.join(", ")));
+        }
+        self.forward(d);
+        Ok(())
+    }
+
+    fn status(&self, d: &LeaseDeployment) -> Vec<ServiceStatus> {
+        let lease_dir = self.lease_dir(&d.lease);
+        let mut out = Vec::new();
+        for svc in &d.group.services {
+            let mut replicas = Vec::new();
+            for i in 0..svc.count {
+                let rdir = lease_dir.join("replicas").join(format!("{}-{i}", svc.name));
+                let file = read_status(&rdir);
+                let running = self.is_running(&rdir);
+                // Running means reachable: every port the replica serves has its socket.
+                let sock = self.sock_dir(&d.lease, &format!("{}-{i}", svc.name));
+                let ready = svc
+                    .expose
+                    .iter()
+                    .filter(|e| e.proto == Protocol::Tcp)
+                    .all(|e| sock.join(format!("{}.sock", e.port)).exists());
+                let (state, restarts, message) = match file {
+                    Some(f) if f.state == ReplicaState::Failed => (ReplicaState::Failed, f.restarts, f.message),
+                    Some(f) if running && f.state == ReplicaState::Running && !ready => {
+                        (ReplicaState::Starting, f.restarts, f.message)
+                    }
+                    Some(f) if running => (f.state, f.restarts, f.message),
+                    Some(f) => (ReplicaState::Stopped, f.restarts, f.message),
+                    None if running => (ReplicaState::Starting, 0, None),
+                    None => (ReplicaState::Stopped, 0, None),
+                };
+                replicas.push(ReplicaStatus { index: i, state, restarts, message });
+            }
+            let mut ports = Vec::new();
+            let mut uris = Vec::new();
+            for (service, port, external, proto) in global_ports(&d.group) {
+                if service != svc.name {
+                    continue;
+                }
+                let Some(host_port) = d.host_ports.get(&format!("{service}:{port}")).copied() else { continue };
+                let uri = if external == 80 && proto == Protocol::Tcp {
+                    format!("http://{}:{host_port}", self.s.public_host)
+                } else {
+                    format!("{}:{host_port}", self.s.public_host)
+                };
+                uris.push(uri);
+                ports.push(ForwardedPort {
+                    port,
+                    external_port: external,
+                    proto: proto.as_str().to_string(),
+                    host: self.s.public_host.clone(),
+                    host_port,
+                    global: true,
+                });
+            }
+            out.push(ServiceStatus {
+                name: svc.name.clone(),
+                image: svc.image.clone(),
+                total: svc.count,
+                available: replicas.iter().filter(|r| r.state == ReplicaState::Running).count() as u32,
+                uris,
+                ports,
+                replicas,
+            });
+        }
+        out
+    }
+
+    fn logs(&self, lease: &LeaseId, service: Option<&str>, tail: usize) -> (Vec<LogLine>, LogCursor) {
+        let mut lines = Vec::new();
+        let mut cursor = LogCursor::default();
+        for (svc, idx, dir) in self.log_dirs(lease, service) {
+            let (entries, pos) = logs::tail(&dir, self.s.log_files, tail);
+            cursor.positions.insert(format!("{svc}-{idx}"), pos);
+            lines.extend(entries.into_iter().map(|e| LogLine {
+                service: svc.clone(),
+                replica: idx,
+                stream: e.stream,
+                time_ms: e.time_ms,
+                line: e.text,
+            }));
+        }
+        lines.sort_by_key(|l| l.time_ms);
+        let skip = lines.len().saturating_sub(tail);
+        (lines.split_off(skip), cursor)
+    }
+
+    fn logs_since(&self, lease: &LeaseId, service: Option<&str>, cursor: &mut LogCursor) -> Vec<LogLine> {
+        let mut lines = Vec::new();
+        for (svc, idx, dir) in self.log_dirs(lease, service) {
+            let pos = cursor.positions.entry(format!("{svc}-{idx}")).or_insert((0, 0));
+            lines.extend(logs::since(&dir, pos).into_iter().map(|e| LogLine {
+                service: svc.clone(),
+                replica: idx,
+                stream: e.stream,
+                time_ms: e.time_ms,
+                line: e.text,
+            }));
+        }
+        lines.sort_by_key(|l| l.time_ms);
+        lines
+    }
+
+    fn teardown(&self, lease: &LeaseId) -> Result<(), RuntimeError> {
+        if let Some(tasks) =
+            self.forwarders.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&lease_key(lease))
+        {
+            for t in tasks {
+                t.abort();
+            }
+        }
+        for dir in self.replica_dirs(lease) {
+            self.stop(&dir);
+            if let Some(name) = dir.file_name() {
+                let _ = fs::remove_dir_all(self.sock_dir(lease, &name.to_string_lossy()));
+            }
+        }
+        let dir = self.lease_dir(lease);
+        for _ in 0..10 {
+            match fs::remove_dir_all(&dir) {
+                Ok(()) => return Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+                Err(_) => std::thread::sleep(Duration::from_millis(50)),
+            }
+        }
+        fs::remove_dir_all(&dir).map_err(|e| RuntimeError::Io(format!("deleting {}: {e}", dir.display())))
+    }
+
+    fn leases(&self) -> Vec<LeaseId> {
+        let Ok(entries) = fs::read_dir(self.s.data_dir.join("leases")) else { return Vec::new() };
+        entries
+            .flatten()
+            .filter_map(|e| fs::read(e.path().join("lease.json")).ok())
+            .filter_map(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .filter_map(|v| serde_json::from_value(v["lease"].clone()).ok())
+            .collect()
+    }
+
+    fn warning(&self) -> Option<String> {
+        self.warning.clone()
+    }
+}
+
+impl HostRuntime {
+    pub fn lease_dir_of(&self, lease: &LeaseId) -> PathBuf {
+        self.lease_dir(lease)
+    }
+}
