@@ -84,9 +84,53 @@ pub enum Command {
     /// Read the chain: status, accounts, transactions, blocks, market records, events.
     #[command(subcommand)]
     Query(QueryCommand),
+    /// Start (or resume) a local devnet — node, three providers, a funded tenant — and deploy an
+    /// SDL on it, showing each phase from bids to logs. Ctrl-C closes the deployment and settles.
+    Up(UpArgs),
+    /// Stop the devnet `up` started in --home (the chain and leases stay; `up` resumes them).
+    Down(DownArgs),
     /// Host runtime internals (run by the provider, not by people).
     #[command(subcommand, hide = true)]
     Workload(WorkloadCommand),
+    /// The devnet's background process (started by `up`, not by people).
+    #[command(subcommand, hide = true)]
+    Devnet(DevnetCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// The SDL to deploy [default: examples/hello.yaml, a tiny HTTP server]
+    pub sdl: Option<PathBuf>,
+    /// Lease from this provider (a devnet name: h100, rtx4090, cpu; or an address) instead of
+    /// the cheapest bid.
+    #[arg(long)]
+    pub provider: Option<String>,
+    /// Bring everything up in the background, print one JSON object once the services run, and
+    /// exit (`stratus down` stops it).
+    #[arg(long)]
+    pub detach: bool,
+    /// Escrow deposit [default: 5000000 of the SDL's denomination]
+    #[arg(long)]
+    pub deposit: Option<String>,
+    /// Time between blocks of a new devnet (an existing one keeps its own).
+    #[arg(long, default_value = "1s")]
+    pub block_time: String,
+    /// Give up waiting for the services to run after this many seconds.
+    #[arg(long, default_value_t = 120)]
+    pub timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct DownArgs {
+    /// Leave the workloads running (the next `up` re-adopts them as they are).
+    #[arg(long)]
+    pub keep_workloads: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DevnetCommand {
+    /// Run the node and the providers of the devnet in --home until SIGTERM.
+    Serve,
 }
 
 #[derive(Debug, Subcommand)]

@@ -75,7 +75,7 @@ impl Exec<'_> {
         }
         let audits: Vec<AuditedAttributes> =
             self.st.scan::<AuditedAttributes>(&keys::audits_of(&provider))?.into_iter().map(|(_, a)| a).collect();
-        check_requirements(&group.spec, &record.attributes, &audits)
+        check_requirements(&group.spec, &record.attributes, &audits, &self.params.auditor_aliases)
             .and_then(|()| check_capabilities(&group.spec, &record.attributes))
             .map_err(|m| LedgerError::PlacementMismatch(m.to_string()))?;
         for o in offer {

@@ -472,6 +472,24 @@ fn audited_attributes_satisfy_signed_by() {
 }
 
 #[test]
+fn a_foreign_auditor_in_signed_by_is_satisfied_by_its_stand_in() {
+    let akash_auditor = "akash1365yvmc4s7awdyj3n2sav7xfx76adc6dnmlx63";
+    let stand_in = Actor::new("auditor").address;
+    let aliases = vec![stratus_types::params::AuditorAlias { name: akash_auditor.into(), auditor: stand_in }];
+    let mut w = world_with(Params { auditor_aliases: aliases, ..params() });
+    let mut spec = group("g", 100, 1, None);
+    spec.requirements.attributes = vec![Attribute::new("host", "akash")];
+    spec.requirements.signed_by = SignedBy { all_of: None, any_of: Some(vec![akash_auditor.into()]) };
+    assert_eq!(deploy(&mut w, 1, vec![spec], DEPOSIT), None);
+    let order = order_id(&w, 1);
+    assert!(w.chain.run(w.p1.tx(vec![bid_msg(&order, 50)])).is_some_and(|e| e.contains("signed by one of")));
+    let sign =
+        Msg::SignProviderAttributes { provider: w.p1.address, attributes: vec![Attribute::new("host", "akash")] };
+    assert_eq!(w.chain.run(w.auditor.tx(vec![sign])), None);
+    assert_eq!(w.chain.run(w.p1.tx(vec![bid_msg(&order, 50)])), None);
+}
+
+#[test]
 fn provider_registration_rules() {
     let mut w = world();
     assert!(w.chain.run(w.p1.tx(vec![provider_msg(&[])])).is_some_and(|e| e.contains("already registered")));

@@ -30,6 +30,8 @@ pub struct Context<'a> {
     pub owner: &'a stratus_types::address::Address,
     pub attributes: &'a [Attribute],
     pub audits: &'a [AuditedAttributes],
+    /// The ledger's auditor aliases (foreign auditors named in `signedBy`).
+    pub aliases: &'a [stratus_types::params::AuditorAlias],
     /// Akash's `--provider-config` filter: bid only when the order requires all of these.
     pub require: &'a [Attribute],
     pub pricing: &'a Pricing,
@@ -39,7 +41,7 @@ pub struct Context<'a> {
 /// Screens `group` and, if it passes, reserves and prices it. A decline leaves the inventory
 /// as it was.
 pub fn decide(ctx: &Context<'_>, inventory: &mut Inventory, order: &OrderId, group: &GroupSpec) -> Verdict {
-    if let Err(m) = check_requirements(group, ctx.attributes, ctx.audits) {
+    if let Err(m) = check_requirements(group, ctx.attributes, ctx.audits, ctx.aliases) {
         return Verdict::Decline(m.to_string());
     }
     if let Some(a) =
@@ -150,6 +152,7 @@ mod tests {
             owner: &Address([1; 20]),
             attributes: &a,
             audits,
+            aliases: &[],
             require: &[],
             pricing: &pricing,
             ledger_denoms: &["uact".to_string()],

@@ -187,6 +187,7 @@ impl Provider {
                 owner: &order.owner,
                 attributes: &self.attributes,
                 audits: &audits,
+                aliases: &self.params.auditor_aliases,
                 require: &require,
                 pricing: &self.pricing,
                 ledger_denoms: &self.params.denoms,
@@ -647,14 +648,16 @@ pub async fn run(
     tracing::info!(address = %provider.address, gateway = %gateway_addr, "provider running");
 
     let work = Arc::clone(&provider);
-    let follow = tokio::spawn(async move { follow_chain(work).await });
+    let mut follow = tokio::spawn(async move { follow_chain(work).await });
     tokio::select! {
         () = shutdown => {}
-        r = follow => {
+        r = &mut follow => {
             gateway.abort();
             return r.map_err(|e| anyhow!("{e}"))?;
         }
     }
+    // Several providers may share a runtime (`stratus up`): stop this one's tasks.
+    follow.abort();
     gateway.abort();
     Ok(())
 }

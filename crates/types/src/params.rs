@@ -14,6 +14,15 @@ pub struct TakeRate {
     pub bps: u32,
 }
 
+/// A foreign auditor address, as templates name it (Akash's community auditor
+/// `akash1365yvmc…` appears in most awesome-akash placements), and this network's auditor that
+/// stands in for it: `signedBy` naming `name` is satisfied by `auditor`'s signatures.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, BorshSerialize, BorshDeserialize)]
+pub struct AuditorAlias {
+    pub name: String,
+    pub auditor: Address,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, BorshSerialize, BorshDeserialize)]
 pub struct Params {
     /// Denominations deployments may be priced and funded in.
@@ -32,6 +41,9 @@ pub struct Params {
     pub min_fees: Vec<Coin>,
     /// Largest encoded transaction accepted.
     pub max_tx_bytes: u32,
+    /// Auditors standing in for foreign auditor addresses named in `signedBy` (empty: none).
+    #[serde(default)]
+    pub auditor_aliases: Vec<AuditorAlias>,
 }
 
 impl Params {
@@ -54,6 +66,7 @@ impl Params {
             take_rates: Vec::new(),
             min_fees: Vec::new(),
             max_tx_bytes: 1 << 20,
+            auditor_aliases: Vec::new(),
         }
     }
 }

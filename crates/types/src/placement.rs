@@ -14,6 +14,7 @@ use crate::attributes::{Attribute, attributes_any_of, attributes_subset_of};
 use crate::gpu::canonicalize_gpu_key;
 use crate::group::GroupSpec;
 use crate::market::AuditedAttributes;
+use crate::params::AuditorAlias;
 
 /// Why a provider does not meet a group, in words a tenant can act on.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -21,9 +22,9 @@ pub enum Mismatch {
     /// A required attribute the provider does not have.
     Attribute { key: String, value: String },
     /// `signedBy.allOf` names an auditor that has not signed the required attributes.
-    NotSignedByAll { auditor: String },
+    NotSignedByAll { auditor: String, attributes: Vec<String> },
     /// `signedBy.anyOf`: none of the auditors signed the required attributes.
-    NotSignedByAny { auditors: Vec<String> },
+    NotSignedByAny { auditors: Vec<String>, attributes: Vec<String> },
     /// A volume's storage class the provider does not offer.
     Storage { volume: String, wants: String },
     /// GPU models the provider does not have.
@@ -34,9 +35,11 @@ impl fmt::Display for Mismatch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Mismatch::Attribute { key, value } => write!(f, "needs attribute {key}={value}"),
-            Mismatch::NotSignedByAll { auditor } => write!(f, "needs its attributes signed by auditor {auditor}"),
-            Mismatch::NotSignedByAny { auditors } => {
-                write!(f, "needs its attributes signed by one of {}", auditors.join(", "))
+            Mismatch::NotSignedByAll { auditor, attributes } => {
+                write!(f, "needs {} signed by auditor {auditor}", what_signed(attributes))
+            }
+            Mismatch::NotSignedByAny { auditors, attributes } => {
+                write!(f, "needs {} signed by one of {}", what_signed(attributes), auditors.join(", "))
             }
             Mismatch::Storage { volume, wants } => write!(f, "volume {volume} needs storage {wants}"),
             Mismatch::Gpu { wants, has } if has.is_empty() => {
@@ -47,29 +50,45 @@ impl fmt::Display for Mismatch {
     }
 }
 
+fn pairs(attributes: &[Attribute]) -> Vec<String> {
+    attributes.iter().map(|a| format!("{}={}", a.key, a.value)).collect()
+}
+
+/// `host=akash` or `its attributes` (a bare `signedBy` wants any signature).
+fn what_signed(attributes: &[String]) -> String {
+    if attributes.is_empty() { "its attributes".into() } else { attributes.join(", ") }
+}
+
 /// Placement attributes and auditor signatures.
+///
+/// An auditor named in `signedBy` that is an alias (a foreign address such as Akash's
+/// community auditor) is checked against the signatures of the auditor standing in for it.
 pub fn check_requirements(
     group: &GroupSpec,
     provider_attributes: &[Attribute],
     audits: &[AuditedAttributes],
+    aliases: &[AuditorAlias],
 ) -> Result<(), Mismatch> {
     let required = &group.requirements.attributes;
     let signed_by = &group.requirements.signed_by;
     if signed_by.is_empty() {
         return first_missing(required, provider_attributes).map_or(Ok(()), Err);
     }
-    let signed =
-        |auditor: &str| audits.iter().find(|a| a.auditor.to_string() == auditor).map(|a| a.attributes.as_slice());
+    let signed = |auditor: &str| {
+        let stand_in = aliases.iter().find(|a| a.name == auditor).map(|a| a.auditor.to_string());
+        let auditor = stand_in.as_deref().unwrap_or(auditor);
+        audits.iter().find(|a| a.auditor.to_string() == auditor).map(|a| a.attributes.as_slice())
+    };
     for auditor in signed_by.all_of() {
         match signed(auditor) {
             Some(attrs) if attributes_subset_of(required, attrs) => {}
-            _ => return Err(Mismatch::NotSignedByAll { auditor: auditor.clone() }),
+            _ => return Err(Mismatch::NotSignedByAll { auditor: auditor.clone(), attributes: pairs(required) }),
         }
     }
     if !signed_by.any_of().is_empty()
         && !signed_by.any_of().iter().any(|a| signed(a).is_some_and(|attrs| attributes_subset_of(required, attrs)))
     {
-        return Err(Mismatch::NotSignedByAny { auditors: signed_by.any_of().to_vec() });
+        return Err(Mismatch::NotSignedByAny { auditors: signed_by.any_of().to_vec(), attributes: pairs(required) });
     }
     Ok(())
 }
@@ -185,10 +204,10 @@ mod tests {
     fn attribute_requirements_with_globs() {
         let mut g = GroupSpec::default();
         g.requirements.attributes = vec![Attribute::new("reg*", "us-west")];
-        assert_eq!(check_requirements(&g, &provider_caps(), &[]), Ok(()));
+        assert_eq!(check_requirements(&g, &provider_caps(), &[], &[]), Ok(()));
         g.requirements.attributes = vec![Attribute::new("region", "eu")];
         assert_eq!(
-            check_requirements(&g, &provider_caps(), &[]).map_err(|e| e.to_string()),
+            check_requirements(&g, &provider_caps(), &[], &[]).map_err(|e| e.to_string()),
             Err("needs attribute region=eu".to_string())
         );
     }
@@ -199,15 +218,41 @@ mod tests {
         let mut g = GroupSpec::default();
         g.requirements.attributes = vec![Attribute::new("region", "us-west")];
         g.requirements.signed_by = SignedBy { all_of: None, any_of: Some(vec![auditor.to_string()]) };
-        assert!(matches!(check_requirements(&g, &provider_caps(), &[]), Err(Mismatch::NotSignedByAny { .. })));
+        assert!(matches!(check_requirements(&g, &provider_caps(), &[], &[]), Err(Mismatch::NotSignedByAny { .. })));
         let audit = AuditedAttributes {
             provider: Address::module("p"),
             auditor,
             attributes: vec![Attribute::new("region", "us-west")],
         };
-        assert_eq!(check_requirements(&g, &[], std::slice::from_ref(&audit)), Ok(()));
+        assert_eq!(check_requirements(&g, &[], std::slice::from_ref(&audit), &[]), Ok(()));
         g.requirements.signed_by = SignedBy { all_of: Some(vec![auditor.to_string(), "other".into()]), any_of: None };
-        assert_eq!(check_requirements(&g, &[], &[audit]), Err(Mismatch::NotSignedByAll { auditor: "other".into() }));
+        assert_eq!(
+            check_requirements(&g, &[], &[audit], &[]),
+            Err(Mismatch::NotSignedByAll { auditor: "other".into(), attributes: vec!["region=us-west".into()] })
+        );
+    }
+
+    #[test]
+    fn signed_by_a_foreign_auditor_is_checked_against_its_stand_in() {
+        let akash = "akash1365yvmc4s7awdyj3n2sav7xfx76adc6dnmlx63";
+        let auditor = Address::module("auditor");
+        let mut g = GroupSpec::default();
+        g.requirements.attributes = vec![Attribute::new("host", "akash")];
+        g.requirements.signed_by = SignedBy { all_of: None, any_of: Some(vec![akash.into()]) };
+        let audit = AuditedAttributes {
+            provider: Address::module("p"),
+            auditor,
+            attributes: vec![Attribute::new("host", "akash")],
+        };
+        let aliases = [AuditorAlias { name: akash.into(), auditor }];
+        assert!(matches!(
+            check_requirements(&g, &[], std::slice::from_ref(&audit), &[]),
+            Err(Mismatch::NotSignedByAny { .. })
+        ));
+        assert_eq!(check_requirements(&g, &[], std::slice::from_ref(&audit), &aliases), Ok(()));
+        // The stand-in must have signed the required attributes, not just anything.
+        g.requirements.attributes = vec![Attribute::new("host", "other")];
+        assert!(check_requirements(&g, &[], &[audit], &aliases).is_err());
     }
 
     #[test]

@@ -5,17 +5,22 @@ pub mod ctx;
 mod keys;
 mod load;
 mod market;
-mod node;
+pub mod node;
 mod provider;
 mod query;
 mod sdl;
 mod tenant;
+mod up;
 
 use std::process::ExitCode;
 
 use crate::flags::{BenchCommand, Cli, Command};
 
-pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+pub fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
+    // A devnet lives in its own home unless told otherwise, away from real keys.
+    if matches!(cli.command, Command::Up(_) | Command::Down(_)) && cli.global.home.is_none() {
+        cli.global.home = Some(ctx::default_home().join("devnet"));
+    }
     let ctx = ctx::Ctx::new(cli.global);
     match cli.command {
         Command::Sdl(cmd) => sdl::run(cmd),
@@ -37,6 +42,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Faucet(args) => query::faucet(&ctx, args),
         Command::Query(cmd) => query::query(&ctx, cmd),
         Command::Workload(cmd) => workload(cmd),
+        Command::Up(args) => up::up(&ctx, &args),
+        Command::Down(args) => up::down(&ctx, &args),
+        Command::Devnet(crate::flags::DevnetCommand::Serve) => {
+            crate::devnet::serve::serve(&ctx.home).map(|()| ExitCode::SUCCESS)
+        }
     }
 }
 

@@ -8,7 +8,7 @@ use anyhow::{Context, anyhow};
 use stratus_client::provider::ProviderClient;
 use stratus_client::{ClientError, Filter};
 use stratus_types::address::Address;
-use stratus_types::gateway::{LeaseStatus, StreamFrame};
+use stratus_types::gateway::{Decision, LeaseStatus, ProviderStatus, StreamFrame};
 use stratus_types::market::{DeploymentId, Lease, Provider};
 
 use crate::cmd::ctx::{Ctx, Failed, client_error, table};
@@ -162,6 +162,94 @@ pub async fn events(ctx: &Ctx, args: LeaseEvents) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// A provider as a tenant sees it: its ledger record, and its gateway (status, decisions).
+pub struct ProviderView {
+    pub provider: Provider,
+    client: Option<ProviderClient>,
+    status: Option<ProviderStatus>,
+    /// Why the gateway cannot be asked (unreachable, no certificate).
+    error: Option<String>,
+}
+
+impl ProviderView {
+    pub async fn connect(p: &Provider, key: ed25519_dalek::SigningKey) -> ProviderView {
+        let mut view = ProviderView { provider: p.clone(), client: None, status: None, error: None };
+        match ProviderClient::new(p, key) {
+            Ok(c) => {
+                match c.status().await {
+                    Ok(s) => view.status = Some(s),
+                    Err(e) => view.error = Some(unreachable(&e)),
+                }
+                view.client = Some(c);
+            }
+            Err(e) => view.error = Some(e.to_string()),
+        }
+        view
+    }
+
+    pub fn reachable(&self) -> bool {
+        self.error.is_none()
+    }
+
+    pub fn attribute(&self, key: &str) -> Option<&str> {
+        self.provider.attributes.iter().find(|a| a.key == key).map(|a| a.value.as_str())
+    }
+
+    /// `h100 ×8`, `rtx4090 ×4`, `cpu only`: from the gateway's inventory, else the attributes.
+    pub fn gpus(&self) -> String {
+        let from_inventory: Vec<String> =
+            self.status.iter().flat_map(|s| &s.inventory.gpus).map(|g| format!("{} ×{}", g.model, g.total)).collect();
+        let text = if from_inventory.is_empty() { gpu_summary(&self.provider) } else { from_inventory.join(", ") };
+        if text.is_empty() { "cpu only".into() } else { text }
+    }
+
+    /// `provider stratus1… (rtx4090 ×4)`.
+    pub fn label(&self) -> String {
+        format!("provider {} ({})", self.provider.owner, self.gpus())
+    }
+
+    /// Its decisions on the deployment's orders; none when it cannot be asked.
+    pub async fn decisions(&mut self, owner: &Address, dseq: u64) -> Vec<Decision> {
+        let Some(client) = &self.client else { return Vec::new() };
+        match client.decisions(owner, dseq).await {
+            Ok(d) => {
+                self.error = None;
+                d
+            }
+            Err(e) => {
+                self.error = Some(unreachable(&e));
+                Vec::new()
+            }
+        }
+    }
+
+    /// One line per order: what it bid, or why not.
+    pub async fn why(&mut self, owner: &Address, dseq: u64) -> Vec<String> {
+        let decisions = self.decisions(owner, dseq).await;
+        let label = self.label();
+        if let Some(e) = &self.error {
+            return vec![format!("{label}: {e}")];
+        }
+        if decisions.is_empty() {
+            return vec![format!("{label}: has not looked at this deployment's orders yet")];
+        }
+        decisions
+            .iter()
+            .map(|d| match &d.bid {
+                Some(price) => format!("{label}: bid {}{}/block", price.amount.short(), price.denom),
+                None => format!("{label}: {}", d.reason),
+            })
+            .collect()
+    }
+}
+
+fn unreachable(e: &ClientError) -> String {
+    match e {
+        ClientError::Unreachable { detail, .. } => format!("gateway unreachable ({detail})"),
+        other => other.to_string(),
+    }
+}
+
 /// One line per provider: why it did not bid on the deployment's orders (or what it bid), from
 /// its gateway. Providers that cannot be reached say so.
 pub async fn why_no_bids(ctx: &Ctx, owner: &Address, dseq: u64) -> anyhow::Result<Vec<String>> {
@@ -169,32 +257,7 @@ pub async fn why_no_bids(ctx: &Ctx, owner: &Address, dseq: u64) -> anyhow::Resul
     let key = ctx.signer()?;
     let mut lines = Vec::new();
     for p in providers {
-        let gpus = gpu_summary(&p);
-        let label =
-            if gpus.is_empty() { format!("provider {}", p.owner) } else { format!("provider {} ({gpus})", p.owner) };
-        let client = match ProviderClient::new(&p, key.clone()) {
-            Ok(c) => c,
-            Err(e) => {
-                lines.push(format!("{label}: {e}"));
-                continue;
-            }
-        };
-        match client.decisions(owner, dseq).await {
-            Ok(ds) if ds.is_empty() => lines.push(format!("{label}: has not looked at this deployment's orders yet")),
-            Ok(ds) => {
-                for d in ds {
-                    let what = match &d.bid {
-                        Some(price) => format!("bid {}{}/block", price.amount.short(), price.denom),
-                        None => d.reason.clone(),
-                    };
-                    lines.push(format!("{label}: {what}"));
-                }
-            }
-            Err(ClientError::Unreachable { detail, .. }) => {
-                lines.push(format!("{label}: gateway unreachable ({detail})"))
-            }
-            Err(e) => lines.push(format!("{label}: {e}")),
-        }
+        lines.extend(ProviderView::connect(&p, key.clone()).await.why(owner, dseq).await);
     }
     Ok(lines)
 }

@@ -5,6 +5,7 @@ mod devnet;
 mod journey;
 mod provider;
 mod sdl;
+mod up;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -134,8 +134,12 @@ fn examples_are_valid() {
     let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples");
     let mut args = vec!["sdl".to_string(), "check".to_string()];
     for e in std::fs::read_dir(&dir).expect("examples") {
-        args.push(e.expect("entry").path().to_string_lossy().into_owned());
+        let path = e.expect("entry").path();
+        if path.extension().is_some_and(|x| x == "yaml") {
+            args.push(path.to_string_lossy().into_owned());
+        }
     }
+    assert!(args.len() >= 6, "hello, gpu-training, ray-cluster, shm-persistent");
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
     let out = stratus(&refs);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));

@@ -106,6 +106,25 @@ fn kill_group(pid: u32) {
     let _ = nix::sys::signal::killpg(pid, nix::sys::signal::Signal::SIGKILL);
 }
 
+/// Stops every workload under a provider's data directory (`stratus down`): each replica's
+/// supervisor and its sandbox. Lease records and volumes stay, so the next start restarts them.
+/// Returns how many replicas were running.
+pub fn stop_all(data_dir: &Path) -> usize {
+    let Ok(leases) = fs::read_dir(data_dir.join("leases")) else { return 0 };
+    let mut stopped = 0;
+    for lease in leases.flatten() {
+        let Ok(replicas) = fs::read_dir(lease.path().join("replicas")) else { continue };
+        for r in replicas.flatten() {
+            let dir = r.path();
+            if let Some(pid) = supervisor_pid(&dir).filter(|p| alive(*p, &dir)) {
+                kill_group(pid);
+                stopped += 1;
+            }
+        }
+    }
+    stopped
+}
+
 impl HostRuntime {
     pub fn new(s: HostSettings) -> HostRuntime {
         let (cgroup_parent, warning) = cgroup_v2();

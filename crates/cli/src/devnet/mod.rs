@@ -1,0 +1,425 @@
+//! The one-command devnet behind `stratus up`: a node with a faucet, three providers with
+//! different simulated inventories, an auditor and a funded tenant, all in one home directory.
+//!
+//! Layout of the home (everything a later `up` needs to resume the same chain):
+//!
+//! ```text
+//! config.toml genesis.json data/ keys/   the node and the keyring (tenant, providers, auditor)
+//! providers/<name>/provider.toml         each provider's config; its data in provider-data/
+//! devnet.json                            what `init` chose: URLs, ports, keys
+//! devnet.pid  devnet.log                 the background process (`stratus devnet serve`)
+//! devnet.ready                           written by that process once every provider is up
+//! deployments/                           SDL copies of the tenant's deployments
+//! ```
+//!
+//! One background process runs the node and the three provider daemons (each with its own key,
+//! config, gateway and data directory, exactly as `stratus provider run` would); workloads run
+//! in their own supervisor processes and survive it, as on a real provider.
+
+pub mod serve;
+
+use std::fs;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, anyhow, bail};
+use serde::{Deserialize, Serialize};
+use stratus_node::config::NodeConfig;
+use stratus_node::init::{InitOptions, init};
+use stratus_types::coin::Coin;
+use stratus_types::params::{AuditorAlias, Params, TakeRate};
+
+/// Akash's community auditor, named in the `signedBy` of most awesome-akash templates. The
+/// devnet's auditor stands in for it (a ledger parameter), so those templates bid unmodified.
+pub const AKASH_AUDITOR: &str = "akash1365yvmc4s7awdyj3n2sav7xfx76adc6dnmlx63";
+
+pub const TENANT: &str = "tenant";
+pub const AUDITOR: &str = "auditor";
+pub const CHAIN_ID: &str = "stratus-devnet";
+/// Take rate on every payout, in basis points (2%), so the settlement shows where it goes.
+pub const TAKE_RATE_BPS: u32 = 200;
+
+/// What `init` chose, read back by every later command.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DevnetFile {
+    pub chain_id: String,
+    pub node: String,
+    pub block_time_ms: u64,
+    pub providers: Vec<DevnetProvider>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DevnetProvider {
+    /// Short name (`h100`, `rtx4090`, `cpu`): `up --provider NAME` picks it.
+    pub name: String,
+    pub key: String,
+    /// Relative to the home.
+    pub config: PathBuf,
+    pub address: String,
+    /// One line: what it has.
+    pub summary: String,
+}
+
+/// Written by the background process when everything is up.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Ready {
+    pub pid: u32,
+    pub height: u64,
+}
+
+pub struct Devnet {
+    pub home: PathBuf,
+    pub file: DevnetFile,
+}
+
+struct ProviderPlan {
+    name: &'static str,
+    region: &'static str,
+    tier: &'static str,
+    nodes: &'static str,
+    persistent: &'static str,
+    pricing: &'static str,
+    ports: (u16, u16),
+    summary: &'static str,
+}
+
+/// The three simulated providers. Prices are per block; on `examples/hello.yaml` the CPU-only
+/// provider is the cheapest (5 uact), the rtx4090 one next (7), the h100 one dearest.
+fn plans() -> Vec<ProviderPlan> {
+    vec![
+        ProviderPlan {
+            name: "h100",
+            region: "us-east",
+            tier: "premium",
+            nodes: r#"
+[[inventory.nodes]]
+name = "h100-a"
+cpu = "128"
+memory = "1Ti"
+storage = "4Ti"
+gpus = [{ model = "h100", count = 4, ram = "80Gi", interface = "sxm" }]
+
+[[inventory.nodes]]
+name = "h100-b"
+cpu = "128"
+memory = "1Ti"
+storage = "4Ti"
+gpus = [{ model = "h100", count = 4, ram = "80Gi", interface = "sxm" }]
+"#,
+            persistent: r#"{ beta3 = "8Ti" }"#,
+            pricing: r#"cpu_per_core = "40"
+memory_per_gi = "8"
+storage_per_gi = { ephemeral = "0.5", ram = "4", beta3 = "1" }
+endpoint = "5"
+gpu = { h100 = "60000", "*" = "60000" }"#,
+            ports: (34000, 34299),
+            summary: "8× h100 80Gi sxm over 2 nodes",
+        },
+        ProviderPlan {
+            name: "rtx4090",
+            region: "eu-west",
+            tier: "community",
+            nodes: r#"
+[[inventory.nodes]]
+name = "rtx-a"
+cpu = "64"
+memory = "256Gi"
+storage = "2Ti"
+gpus = [{ model = "rtx4090", count = 4 }]
+"#,
+            persistent: r#"{ beta3 = "2Ti" }"#,
+            pricing: r#"cpu_per_core = "20"
+memory_per_gi = "16"
+storage_per_gi = { ephemeral = "8", ram = "8", beta3 = "4" }
+endpoint = "3"
+gpu = { rtx4090 = "8000", "*" = "8000" }"#,
+            ports: (34300, 34599),
+            summary: "4× rtx4090 24Gi",
+        },
+        ProviderPlan {
+            name: "cpu",
+            region: "eu-central",
+            tier: "community",
+            nodes: r#"
+[[inventory.nodes]]
+name = "cpu-a"
+cpu = "32"
+memory = "128Gi"
+storage = "1Ti"
+"#,
+            persistent: r#"{ beta3 = "1Ti" }"#,
+            pricing: r#"cpu_per_core = "10"
+memory_per_gi = "16"
+storage_per_gi = { ephemeral = "8", ram = "8", beta3 = "2" }
+endpoint = "2""#,
+            ports: (34600, 34899),
+            summary: "CPU only, ram and beta3 storage",
+        },
+    ]
+}
+
+fn provider_toml(p: &ProviderPlan, key: &str, node: &str, port: u16) -> String {
+    format!(
+        r#"# A simulated devnet provider written by `stratus up` ({summary}).
+key = "{key}"
+node = "{node}"
+host_uri = "https://127.0.0.1:{port}"
+listen = "127.0.0.1:{port}"
+public_host = "127.0.0.1"
+attributes = {{ region = "{region}", tier = "{tier}", host = "akash", organization = "stratus-devnet" }}
+
+[inventory]
+mode = "declared"
+ram = true
+persistent = {persistent}
+{nodes}
+[pricing]
+{pricing}
+
+[bidding]
+bid_timeout_blocks = 300
+manifest_timeout_blocks = 120
+withdraw_period_blocks = 600
+
+[runtime]
+kind = "host"
+port_range = "{first}-{last}"
+
+[[runtime.images]]
+image = "hashicorp/http-echo*"
+command = ["{{stratus}}", "workload", "http-echo"]
+
+[[runtime.images]]
+image = "python:*"
+"#,
+        summary = p.summary,
+        region = p.region,
+        tier = p.tier,
+        persistent = p.persistent,
+        nodes = p.nodes,
+        pricing = p.pricing,
+        first = p.ports.0,
+        last = p.ports.1,
+    )
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+impl Devnet {
+    pub fn exists(home: &Path) -> bool {
+        home.join("devnet.json").exists()
+    }
+
+    pub fn load(home: &Path) -> anyhow::Result<Devnet> {
+        let path = home.join("devnet.json");
+        let bytes = fs::read(&path).with_context(|| {
+            format!(
+                "{} holds no devnet (no devnet.json); `stratus up --home {}` makes one",
+                home.display(),
+                home.display()
+            )
+        })?;
+        let file = serde_json::from_slice(&bytes).with_context(|| format!("{} is damaged", path.display()))?;
+        Ok(Devnet { home: home.to_path_buf(), file })
+    }
+
+    /// Writes a fresh devnet into `home`: genesis with funded keys, provider configs.
+    pub fn init(home: &Path, block_time_ms: u64) -> anyhow::Result<Devnet> {
+        if home.join("config.toml").exists() {
+            bail!(
+                "{} already holds a node that is not a devnet made by `stratus up`; pick another --home",
+                home.display()
+            );
+        }
+        fs::create_dir_all(home).with_context(|| format!("creating {}", home.display()))?;
+        let node_port = free_port()?;
+        let node = format!("http://127.0.0.1:{node_port}");
+        let coins = |n: u128| vec![Coin::new(n, "uact"), Coin::new(n, "uakt")];
+        let mut accounts = vec![(TENANT.to_string(), coins(100_000_000_000)), (AUDITOR.to_string(), coins(10_000_000))];
+        for p in plans() {
+            accounts.push((format!("provider-{}", p.name), coins(1_000_000_000)));
+        }
+        let keyring = stratus_client::keys::Keyring::new(home);
+        // The auditor's address goes into the genesis parameters, so its key comes first.
+        if keyring.show(AUDITOR).is_err() {
+            let words = stratus_client::keys::generate_mnemonic();
+            keyring.add(
+                AUDITOR,
+                &stratus_client::keys::Secret::Mnemonic(words),
+                stratus_client::keys::Backend::Test,
+                None,
+            )?;
+        }
+        let auditor = keyring.show(AUDITOR)?.address;
+        let mut params = Params::devnet();
+        params.take_rates = vec![
+            TakeRate { denom: "uact".into(), bps: TAKE_RATE_BPS },
+            TakeRate { denom: "uakt".into(), bps: TAKE_RATE_BPS },
+        ];
+        params.auditor_aliases = vec![AuditorAlias { name: AKASH_AUDITOR.into(), auditor }];
+        let config =
+            NodeConfig { api_addr: format!("127.0.0.1:{node_port}").parse()?, block_time_ms, ..NodeConfig::default() };
+        let report = init(
+            home,
+            InitOptions {
+                chain_id: CHAIN_ID.into(),
+                accounts,
+                faucet_grant: Some(vec![Coin::new(100_000_000, "uact"), Coin::new(100_000_000, "uakt")]),
+                config,
+                params,
+                genesis_time_ms: stratus_node::consensus::now_ms(),
+            },
+        )?;
+        let address_of = |name: &str| {
+            report.accounts.iter().find(|a| a.name == name).map(|a| a.address.to_string()).unwrap_or_default()
+        };
+        let mut providers = Vec::new();
+        for p in plans() {
+            let key = format!("provider-{}", p.name);
+            let dir = PathBuf::from("providers").join(p.name);
+            fs::create_dir_all(home.join(&dir))?;
+            let config = dir.join("provider.toml");
+            fs::write(home.join(&config), provider_toml(&p, &key, &node, free_port()?))?;
+            providers.push(DevnetProvider {
+                name: p.name.into(),
+                address: address_of(&key),
+                key,
+                config,
+                summary: p.summary.into(),
+            });
+        }
+        let file = DevnetFile { chain_id: CHAIN_ID.into(), node, block_time_ms, providers };
+        fs::write(home.join("devnet.json"), serde_json::to_vec_pretty(&file)?)?;
+        Ok(Devnet { home: home.to_path_buf(), file })
+    }
+
+    pub fn pid_path(&self) -> PathBuf {
+        self.home.join("devnet.pid")
+    }
+
+    pub fn log_path(&self) -> PathBuf {
+        self.home.join("devnet.log")
+    }
+
+    pub fn ready_path(&self) -> PathBuf {
+        self.home.join("devnet.ready")
+    }
+
+    /// The background process's pid, if it runs.
+    pub fn running_pid(&self) -> Option<u32> {
+        let pid: u32 = fs::read_to_string(self.pid_path()).ok()?.trim().parse().ok()?;
+        is_serve(pid, &self.home).then_some(pid)
+    }
+
+    /// Starts the background process (its own process group, so a Ctrl-C to `up` does not
+    /// reach it) and waits until every provider is up.
+    pub fn start(&self) -> anyhow::Result<u32> {
+        let exe = std::env::current_exe().context("cannot find the stratus binary")?;
+        let _ = fs::remove_file(self.ready_path());
+        let log = fs::File::options()
+            .create(true)
+            .append(true)
+            .open(self.log_path())
+            .with_context(|| format!("opening {}", self.log_path().display()))?;
+        let child = Command::new(exe)
+            .arg("--home")
+            .arg(&self.home)
+            .args(["devnet", "serve"])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .process_group(0)
+            .spawn()
+            .context("starting the devnet process")?;
+        let pid = child.id();
+        // Not waited on here: it outlives this command. Reaped by init when `up` exits.
+        drop(child);
+        self.wait_ready(pid, Duration::from_secs(120))?;
+        Ok(pid)
+    }
+
+    fn wait_ready(&self, pid: u32, timeout: Duration) -> anyhow::Result<()> {
+        let start = Instant::now();
+        loop {
+            if let Ok(bytes) = fs::read(self.ready_path())
+                && let Ok(r) = serde_json::from_slice::<Ready>(&bytes)
+                && r.pid == pid
+            {
+                return Ok(());
+            }
+            if !is_serve(pid, &self.home) && !pid_running(pid) {
+                bail!("the devnet process exited while starting:\n{}", self.log_tail(20));
+            }
+            if start.elapsed() > timeout {
+                bail!("the devnet did not come up within {} s:\n{}", timeout.as_secs(), self.log_tail(20));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    pub fn log_tail(&self, lines: usize) -> String {
+        let text = fs::read_to_string(self.log_path()).unwrap_or_default();
+        let all: Vec<&str> = text.lines().collect();
+        let from = all.len().saturating_sub(lines);
+        all[from..].iter().map(|l| format!("  | {l}")).collect::<Vec<_>>().join("\n")
+    }
+
+    /// SIGTERM, then waits (SIGKILL after `grace`). True if it was running.
+    pub fn stop(&self, grace: Duration) -> anyhow::Result<bool> {
+        let Some(pid) = self.running_pid() else {
+            let _ = fs::remove_file(self.ready_path());
+            return Ok(false);
+        };
+        let target = nix::unistd::Pid::from_raw(i32::try_from(pid).map_err(|_| anyhow!("bad pid {pid}"))?);
+        let _ = nix::sys::signal::kill(target, nix::sys::signal::Signal::SIGTERM);
+        let start = Instant::now();
+        while pid_running(pid) {
+            if start.elapsed() > grace {
+                let _ = nix::sys::signal::kill(target, nix::sys::signal::Signal::SIGKILL);
+                std::thread::sleep(Duration::from_millis(200));
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // Reap it if this process started it (`up` in the foreground).
+        let _ = nix::sys::wait::waitpid(target, Some(nix::sys::wait::WaitPidFlag::WNOHANG));
+        let _ = fs::remove_file(self.pid_path());
+        let _ = fs::remove_file(self.ready_path());
+        Ok(true)
+    }
+
+    /// Stops the providers' workloads (their lease records and volumes stay).
+    pub fn stop_workloads(&self) -> usize {
+        self.file
+            .providers
+            .iter()
+            .filter_map(|p| stratus_provider::config::ProviderConfig::load(&self.home.join(&p.config)).ok())
+            .map(|cfg| stratus_provider::runtime::host::stop_all(&cfg.data_dir))
+            .sum()
+    }
+
+    pub fn provider_by_name(&self, name: &str) -> Option<&DevnetProvider> {
+        self.file.providers.iter().find(|p| p.name == name || p.address == name || p.key == name)
+    }
+}
+
+/// A live process (zombies count as gone).
+fn pid_running(pid: u32) -> bool {
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+/// `pid` is `stratus … devnet serve` for this home (pids are reused).
+fn is_serve(pid: u32, home: &Path) -> bool {
+    let Ok(cmd) = fs::read(format!("/proc/{pid}/cmdline")) else { return false };
+    let args: Vec<String> = cmd.split(|b| *b == 0).map(|a| String::from_utf8_lossy(a).into_owned()).collect();
+    pid_running(pid)
+        && args.windows(2).any(|w| w[0] == "devnet" && w[1] == "serve")
+        && args.iter().any(|a| Path::new(a) == home)
+}

@@ -1,0 +1,336 @@
+//! `stratus up` and `stratus down` as a newcomer runs them: a devnet in the background, the
+//! tenant's journey through the CLI on loopback, resuming, re-adopting workloads, "why no bids",
+//! the money settled exactly, and a sample of real awesome-akash templates.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use stratus_client::NodeClient;
+use stratus_types::address::Address;
+use stratus_types::market::{DeploymentId, LeaseState};
+
+use crate::stdout;
+
+/// A devnet home that is taken down (processes and workloads) when the test ends.
+struct Home {
+    dir: tempfile::TempDir,
+}
+
+impl Home {
+    fn new() -> Home {
+        Home { dir: tempfile::tempdir().expect("tempdir") }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn up(&self, args: &[&str]) -> Output {
+        self.run(&[&["up"], args].concat())
+    }
+
+    /// `stratus --home H ARGS`, from inside the home (so `examples/hello.yaml` is not found there
+    /// and the built-in copy is used).
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_stratus"))
+            .arg("--home")
+            .arg(self.path())
+            .args(args)
+            .current_dir(self.path())
+            .env_remove("STRATUS_HOME")
+            .env_remove("STRATUS_NODE")
+            .env_remove("STRATUS_FROM")
+            .stdin(Stdio::null())
+            .output()
+            .expect("run stratus")
+    }
+
+    fn devnet(&self) -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(self.path().join("devnet.json")).expect("devnet.json")).expect("json")
+    }
+
+    fn node(&self) -> NodeClient {
+        stratus_client::install_tls_provider();
+        NodeClient::new(self.devnet()["node"].as_str().expect("node url"))
+    }
+
+    fn provider_address(&self, name: &str) -> Address {
+        let d = self.devnet();
+        let p = d["providers"].as_array().expect("providers").iter().find(|p| p["name"] == name).expect("provider");
+        p["address"].as_str().expect("address").parse().expect("address")
+    }
+
+    fn tenant(&self) -> Address {
+        stratus_client::keys::Keyring::new(self.path()).show("tenant").expect("tenant key").address
+    }
+}
+
+impl Drop for Home {
+    fn drop(&mut self) {
+        let _ = self.run(&["down"]);
+        drop(crate::devnet::Reaper(self.path().to_path_buf()));
+    }
+}
+
+fn err(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn ok_json(out: &Output) -> serde_json::Value {
+    assert!(out.status.success(), "exit {:?}\nstdout:\n{}\nstderr:\n{}", out.status.code(), stdout(out), err(out));
+    serde_json::from_str(stdout(out).trim()).unwrap_or_else(|e| panic!("not one JSON object ({e}): {}", stdout(out)))
+}
+
+fn http_get(uri: &str) -> Option<String> {
+    let hostport = uri.strip_prefix("http://")?.trim_end_matches('/');
+    let mut s = std::net::TcpStream::connect(hostport).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").ok()?;
+    let mut body = String::new();
+    s.read_to_string(&mut body).ok()?;
+    Some(body)
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime")
+}
+
+fn balance(node: &NodeClient, a: &Address, denom: &str) -> u128 {
+    let info = rt().block_on(node.account(a)).expect("account");
+    info.balances.iter().find(|c| c.denom == denom).map_or(0, |c| c.amount)
+}
+
+fn supervisor_pid(home: &Path) -> String {
+    let leases = home.join("providers/cpu/provider-data/leases");
+    let lease = std::fs::read_dir(&leases).expect("leases").flatten().next().expect("a lease").path();
+    std::fs::read_to_string(lease.join("replicas/web-0/supervisor.pid")).expect("supervisor.pid").trim().to_string()
+}
+
+fn pid_alive(pid: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .is_ok_and(|s| !s.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')))
+}
+
+fn dseq_created(stderr: &str) -> u64 {
+    let at = stderr.find("deployment ").expect("deployment line");
+    stderr[at + "deployment ".len()..].split_whitespace().next().expect("dseq").parse().expect("dseq number")
+}
+
+const GENESIS_TENANT: u128 = 100_000_000_000;
+const GENESIS_PROVIDER: u128 = 1_000_000_000;
+
+#[test]
+fn up_runs_resumes_explains_and_settles_exactly() {
+    let home = Home::new();
+    let h = home.path();
+
+    // A fresh home: the devnet comes up, the built-in hello deploys, the cheapest bid wins.
+    let first = ok_json(&home.up(&["--detach"]));
+    let dseq = first["dseq"].as_u64().expect("dseq");
+    let cpu = home.provider_address("cpu");
+    assert_eq!(first["provider"], cpu.to_string(), "the CPU-only provider bids lowest on hello");
+    assert_eq!(first["resumed"], false);
+    let uri = first["services"]["web"][0].as_str().expect("web uri").to_string();
+    assert!(http_get(&uri).is_some_and(|b| b.contains("hello from stratus")), "service at {uri} answers");
+    let blocks = first["blocks_to_running"].as_u64().expect("blocks");
+    let seconds = first["seconds_to_running"].as_f64().expect("seconds");
+    assert!(blocks >= 2, "a bid block and a lease block come before running; got {blocks}");
+    eprintln!("order → running: {blocks} blocks, {seconds} s");
+    assert!(h.join("devnet.pid").exists() && h.join("devnet.log").exists());
+
+    // `up` again: the same deployment, nothing new created.
+    let again = ok_json(&home.up(&["--detach"]));
+    assert_eq!((again["dseq"].as_u64(), again["resumed"].as_bool()), (Some(dseq), Some(true)));
+
+    // Down keeping workloads, up: the very same process is re-adopted.
+    let pid = supervisor_pid(h);
+    let down = home.run(&["down", "--keep-workloads"]);
+    assert!(down.status.success(), "{}", err(&down));
+    assert!(!h.join("devnet.pid").exists());
+    assert!(pid_alive(&pid), "--keep-workloads leaves the workload running");
+    let resumed = ok_json(&home.up(&["--detach"]));
+    assert_eq!(resumed["dseq"].as_u64(), Some(dseq));
+    assert_eq!(supervisor_pid(h), pid, "re-adopted, not restarted");
+
+    // A full down stops the workload too; up brings the same lease back.
+    let down = home.run(&["down"]);
+    assert!(down.status.success() && stdout(&down).contains("1 workload(s) stopped"), "{}", stdout(&down));
+    assert!(!pid_alive(&pid));
+    assert!(http_get(&uri).is_none_or(|b| !b.contains("hello from stratus")));
+    let back = ok_json(&home.up(&["--detach"]));
+    assert_eq!((back["dseq"].as_u64(), back["resumed"].as_bool()), (Some(dseq), Some(true)));
+    let node = home.node();
+    let tenant = home.tenant();
+    let info = rt().block_on(node.deployment(&DeploymentId { owner: tenant, dseq })).expect("deployment");
+    assert_eq!(info.leases.len(), 1);
+    assert_eq!(info.leases[0].state, LeaseState::Active, "a provider restart does not close the lease");
+    let uri = back["services"]["web"][0].as_str().expect("uri").to_string();
+    assert!(http_get(&uri).is_some_and(|b| b.contains("hello from stratus")));
+
+    // Why no bids: every provider's reason, one line each; the deposit comes back.
+    let h200 = h.join("h200.yaml");
+    std::fs::write(
+        &h200,
+        include_str!("../../../../examples/hello.yaml").replace(
+            "        storage:\n          size: 128Mi\n",
+            "        storage:\n          size: 128Mi\n        gpu:\n          units: 1\n          attributes:\n            vendor:\n              nvidia:\n                - model: h200\n",
+        ),
+    )
+    .expect("write");
+    let none = home.up(&[h200.to_str().expect("path"), "--detach"]);
+    let text = err(&none);
+    assert_eq!(none.status.code(), Some(1), "{text}");
+    assert!(stdout(&none).is_empty(), "no JSON when nothing runs");
+    for line in [
+        "(rtx4090 ×4): needs gpu h200; has rtx4090",
+        "(h100 ×8): needs gpu h200; has h100",
+        "(cpu only): needs gpu h200; has no GPUs",
+    ] {
+        assert!(text.contains(line), "missing {line:?} in:\n{text}");
+    }
+    assert!(text.contains("refunded to you: 5000000uact of the 5000000uact deposit"), "{text}");
+    let declined = dseq_created(&text);
+    let bids = home.run(&[
+        "--node",
+        home.devnet()["node"].as_str().expect("node"),
+        "--from",
+        "tenant",
+        "bids",
+        &declined.to_string(),
+    ]);
+    assert!(stdout(&bids).contains("needs gpu h200; has rtx4090"), "{}", stdout(&bids));
+
+    // The foreground journey: logs stream until Ctrl-C, which closes the deployment and settles.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_stratus"))
+        .arg("--home")
+        .arg(h)
+        .args(["--output", "json", "up"])
+        .current_dir(h)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn up");
+    let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        assert!(out.read_line(&mut line).expect("read") > 0, "up ended early:\n{seen}");
+        seen.push_str(&line);
+        if line.contains("http-echo listening") {
+            break;
+        }
+    }
+    assert!(seen.contains(&format!("resuming deployment {dseq}")) && seen.contains("[6/6] logs"), "{seen}");
+    // Lease long enough (10 blocks: 50uact) that the 2% take rate is at least one unit.
+    let created_at = info.leases[0].created_at;
+    while rt().block_on(node.status()).expect("status").height < created_at + 10 {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("pid")),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .expect("SIGINT");
+    let mut rest = String::new();
+    out.read_to_string(&mut rest).expect("read rest");
+    let status = child.wait().expect("wait");
+    assert!(status.success(), "Ctrl-C after running is the normal end: {status:?}\n{rest}");
+    // The settlement is the one pretty-printed object; log lines are one-line objects.
+    let json = &rest[rest.find("\n{\n").map_or(0, |i| i + 1)..];
+    let s: serde_json::Value = serde_json::from_str(json.trim()).unwrap_or_else(|e| panic!("{e}: {rest}"));
+
+    // The money: exact, from the ledger.
+    let info = rt().block_on(node.deployment(&DeploymentId { owner: tenant, dseq })).expect("deployment");
+    let lease = &info.leases[0];
+    assert_eq!(lease.state, LeaseState::Closed);
+    let leased = lease.closed_at.expect("closed") - lease.created_at;
+    assert_eq!(lease.price.amount.short(), "5", "hello costs 5uact/block at the CPU provider");
+    let paid = 5 * u128::from(leased);
+    assert_eq!(s["blocks_leased"].as_u64(), Some(leased));
+    assert_eq!(s["paid"].as_u64().map(u128::from), Some(paid), "tenant paid exactly price × blocks");
+    let take = paid * 200 / 10_000;
+    assert!(take >= 1, "leased {leased} blocks");
+    assert_eq!(s["take"].as_u64().map(u128::from), Some(take));
+    assert_eq!(s["to_provider"].as_u64().map(u128::from), Some(paid - take));
+    assert_eq!(s["refunded"].as_u64().map(u128::from), Some(5_000_000 - paid));
+    assert_eq!(balance(&node, &tenant, "uact"), GENESIS_TENANT - paid, "deposits came back, fees are zero");
+    assert_eq!(balance(&node, &cpu, "uact"), GENESIS_PROVIDER + paid - take, "bid deposit back plus earnings");
+    for other in ["h100", "rtx4090"] {
+        assert_eq!(
+            balance(&node, &home.provider_address(other), "uact"),
+            GENESIS_PROVIDER,
+            "{other}'s lost bid refunded"
+        );
+    }
+}
+
+enum Expect {
+    /// Some provider bids and a lease is made; the workload runs or fails with a clear status.
+    Leased,
+    /// Every provider declines; the reason names the problem.
+    NoBids(&'static str),
+    /// Refused before any order exists (invalid SDL, a denomination the chain does not accept).
+    Refused(&'static str),
+}
+
+#[test]
+fn awesome_akash_sample_gets_bids_where_a_provider_can_serve_it() {
+    let home = Home::new();
+    let corpus = crate::corpus().join("awesome-akash");
+    let sample: [(&str, Expect); 10] = [
+        // signedBy Akash's auditor and host=akash: the devnet's auditor stands in for it.
+        ("tetris.yaml", Expect::Leased),
+        ("neo4j.yaml", Expect::Leased),
+        // Priced in uakt, one GPU of any model.
+        ("akash-trainer.yaml", Expect::Leased),
+        // One GPU (a100, h100 or rtx4090), a ram /dev/shm and a beta3 volume.
+        ("DeepSeek-R1-Distill-Qwen-7B.yaml", Expect::Leased),
+        ("n8n__deploy-with-postgres.yaml", Expect::Leased),
+        // 8 GPUs per replica; the h100 provider has 4 per node.
+        ("Llama-3.1-405B-BF16.yaml", Expect::NoBids("insufficient capacity")),
+        (
+            "chia-madmax__configs__bladebit-32-425-2000.yaml",
+            Expect::NoBids("needs chia-plotting=true signed by one of akash1365yvmc4s7awdyj3n2sav7xfx76adc6dnmlx63"),
+        ),
+        ("Redash__Redash Queries.yaml", Expect::NoBids("needs storage class=beta1,persistent=true")),
+        ("n8n.yaml", Expect::Refused("is not accepted here")),
+        (
+            "bark-small.yaml",
+            Expect::Refused("bark-small.yaml:32:13: profiles.compute.bark-small.resources.storage[0].size"),
+        ),
+    ];
+    let mut leased = 0;
+    for (file, expect) in sample {
+        let path: PathBuf = corpus.join(file);
+        let out = home.up(&[path.to_str().expect("path"), "--detach"]);
+        let text = err(&out);
+        match expect {
+            Expect::Leased => {
+                assert!(text.contains("[3/6] lease"), "{file}: expected a lease:\n{text}");
+                if !out.status.success() {
+                    assert!(
+                        text.contains("is not runnable by the host runtime")
+                            && text.contains("settlement of deployment"),
+                        "{file}: a lease that does not run must fail with a clear status and be settled:\n{text}"
+                    );
+                }
+                leased += 1;
+            }
+            Expect::NoBids(why) => {
+                assert_eq!(out.status.code(), Some(1), "{file}:\n{text}");
+                assert!(
+                    text.contains("every provider declined") && text.contains(why),
+                    "{file}: want {why:?} in:\n{text}"
+                );
+            }
+            Expect::Refused(why) => {
+                assert_eq!(out.status.code(), Some(1), "{file}:\n{text}");
+                assert!(text.contains(why) && !text.contains("[2/6]"), "{file}: want {why:?} in:\n{text}");
+            }
+        }
+    }
+    assert_eq!(leased, 5);
+}
