@@ -23,9 +23,10 @@ pub struct Global {
     /// Home directory: the keyring, and a node's config, genesis and data [default: ~/.stratus]
     #[arg(long, global = true, env = "STRATUS_HOME")]
     pub home: Option<PathBuf>,
-    /// The node's API.
-    #[arg(long, global = true, env = "STRATUS_NODE", default_value = "http://127.0.0.1:26657")]
-    pub node: String,
+    /// The node's API [default: the devnet's when --home holds one made by `stratus up`, else
+    /// http://127.0.0.1:26657]
+    #[arg(long, global = true, env = "STRATUS_NODE")]
+    pub node: Option<String>,
     /// Key (in the keyring) that signs transactions and whose address queries default to.
     #[arg(long, global = true, env = "STRATUS_FROM")]
     pub from: Option<String>,

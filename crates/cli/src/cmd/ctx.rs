@@ -63,7 +63,14 @@ pub fn passphrase(prompt: &str) -> anyhow::Result<Option<String>> {
 
 impl Ctx {
     pub fn new(g: Global) -> Ctx {
-        Ctx { home: g.home.unwrap_or_else(default_home), node: g.node, from: g.from, output: g.output, fee: g.fee }
+        let home = g.home.unwrap_or_else(default_home);
+        // A devnet's node listens on the port `stratus up` picked; commands on its home find it.
+        let node = g.node.unwrap_or_else(|| {
+            crate::devnet::Devnet::load(&home)
+                .map(|d| d.file.node)
+                .unwrap_or_else(|_| "http://127.0.0.1:26657".to_string())
+        });
+        Ctx { home, node, from: g.from, output: g.output, fee: g.fee }
     }
 
     pub fn keyring(&self) -> Keyring {

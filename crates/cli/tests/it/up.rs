@@ -139,6 +139,8 @@ fn up_runs_resumes_explains_and_settles_exactly() {
     assert!(blocks >= 2, "a bid block and a lease block come before running; got {blocks}");
     eprintln!("order → running: {blocks} blocks, {seconds} s");
     assert!(h.join("devnet.pid").exists() && h.join("devnet.log").exists());
+    let status = home.run(&["--from", "tenant", "lease", "status", &dseq.to_string()]);
+    assert!(stdout(&status).contains(": running"), "{}{}", stdout(&status), err(&status));
 
     // `up` again: the same deployment, nothing new created.
     let again = ok_json(&home.up(&["--detach"]));
@@ -192,14 +194,8 @@ fn up_runs_resumes_explains_and_settles_exactly() {
     }
     assert!(text.contains("refunded to you: 5000000uact of the 5000000uact deposit"), "{text}");
     let declined = dseq_created(&text);
-    let bids = home.run(&[
-        "--node",
-        home.devnet()["node"].as_str().expect("node"),
-        "--from",
-        "tenant",
-        "bids",
-        &declined.to_string(),
-    ]);
+    // Other commands on the devnet's home find its node without --node.
+    let bids = home.run(&["--from", "tenant", "bids", &declined.to_string()]);
     assert!(stdout(&bids).contains("needs gpu h200; has rtx4090"), "{}", stdout(&bids));
 
     // The foreground journey: logs stream until Ctrl-C, which closes the deployment and settles.
