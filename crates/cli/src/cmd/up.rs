@@ -56,7 +56,7 @@ fn read_sdl(path: Option<&Path>) -> anyhow::Result<SdlFile> {
     }
 }
 
-/// Phases print to stdout, or to stderr with `--detach` (whose stdout is one JSON object).
+/// Phases print to stdout, or to stderr when stdout is for JSON (`--detach`, `--output json`).
 #[derive(Clone, Copy)]
 struct Say {
     detach: bool,
@@ -106,7 +106,8 @@ pub struct Settlement {
 
 pub fn up(ctx: &Ctx, args: &UpArgs) -> anyhow::Result<ExitCode> {
     let sdl = read_sdl(args.sdl.as_deref())?;
-    let say = Say { detach: args.detach };
+    // With --detach or --output json, stdout carries only JSON; the phases go to stderr.
+    let say = Say { detach: args.detach || ctx.output == Output::Json };
     let block_time_ms =
         stratus_node::config::parse_duration_ms(&args.block_time).map_err(|e| anyhow!("--block-time {e}"))?;
     let devnet = if Devnet::exists(&ctx.home) {
@@ -152,6 +153,11 @@ pub fn up(ctx: &Ctx, args: &UpArgs) -> anyhow::Result<ExitCode> {
     // A foreground `up` that started the devnet takes it down with it.
     if started_here && !args.detach {
         stop(&devnet, false, say)?;
+    } else if !args.detach {
+        say.line(format!(
+            "the devnet keeps running (it was up before); `stratus down --home {}` stops it",
+            ctx.home.display()
+        ));
     }
     outcome??;
     Ok(ExitCode::SUCCESS)
@@ -565,6 +571,7 @@ async fn wait_running(ctx: &Ctx, dseq: u64, timeout: Duration, say: Say) -> anyh
             last = line;
         }
         if all.iter().all(|s| s.state == LeaseRunState::Running) {
+            wait_answering(&all, say).await;
             return Ok(all);
         }
         if all.iter().any(|s| s.state == LeaseRunState::Failed) {
@@ -582,6 +589,38 @@ async fn wait_running(ctx: &Ctx, dseq: u64, timeout: Duration, say: Say) -> anyh
         }
         tokio::time::sleep(Duration::from_millis(150)).await;
     }
+}
+
+/// A replica counts as running once its process runs; its server may still be starting. Waits
+/// (at most 30 s) until every HTTP URI answers, so "running" means reachable; says which do not.
+async fn wait_answering(all: &[LeaseStatus], say: Say) {
+    let uris: Vec<&str> = all.iter().flat_map(|l| &l.services).flat_map(|s| &s.uris).map(String::as_str).collect();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    for uri in uris {
+        while !answers(uri).await {
+            if Instant::now() > deadline {
+                say.line(format!("      {uri} does not answer yet"));
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// Something answers an HTTP request at `uri` (any bytes back; the relay in front of a replica
+/// accepts connections before the server inside listens, then closes them empty).
+async fn answers(uri: &str) -> bool {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let Some(hostport) = uri.strip_prefix("http://").map(|h| h.trim_end_matches('/')) else { return true };
+    let wait = Duration::from_secs(2);
+    let Ok(Ok(mut conn)) = tokio::time::timeout(wait, tokio::net::TcpStream::connect(hostport)).await else {
+        return false;
+    };
+    if conn.write_all(b"HEAD / HTTP/1.0\r\nHost: stratus-up\r\n\r\n").await.is_err() {
+        return false;
+    }
+    let mut byte = [0u8; 1];
+    matches!(tokio::time::timeout(wait, conn.read(&mut byte)).await, Ok(Ok(n)) if n > 0)
 }
 
 fn summary(s: &LeaseStatus) -> String {

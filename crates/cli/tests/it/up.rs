@@ -219,7 +219,6 @@ fn up_runs_resumes_explains_and_settles_exactly() {
             break;
         }
     }
-    assert!(seen.contains(&format!("resuming deployment {dseq}")) && seen.contains("[6/6] logs"), "{seen}");
     // Lease long enough (10 blocks: 50uact) that the 2% take rate is at least one unit.
     let created_at = info.leases[0].created_at;
     while rt().block_on(node.status()).expect("status").height < created_at + 10 {
@@ -233,8 +232,11 @@ fn up_runs_resumes_explains_and_settles_exactly() {
     let mut rest = String::new();
     out.read_to_string(&mut rest).expect("read rest");
     let status = child.wait().expect("wait");
+    let mut phases = String::new();
+    child.stderr.take().expect("stderr").read_to_string(&mut phases).expect("read stderr");
+    assert!(phases.contains(&format!("resuming deployment {dseq}")) && phases.contains("[6/6] logs"), "{phases}");
     assert!(status.success(), "Ctrl-C after running is the normal end: {status:?}\n{rest}");
-    // The settlement is the one pretty-printed object; log lines are one-line objects.
+    // stdout is JSON only: log lines (one-line objects), then the pretty-printed settlement.
     let json = &rest[rest.find("\n{\n").map_or(0, |i| i + 1)..];
     let s: serde_json::Value = serde_json::from_str(json.trim()).unwrap_or_else(|e| panic!("{e}: {rest}"));
 
