@@ -111,18 +111,25 @@ fn kill_group(pid: u32) {
 /// Returns how many replicas were running.
 pub fn stop_all(data_dir: &Path) -> usize {
     let Ok(leases) = fs::read_dir(data_dir.join("leases")) else { return 0 };
-    let mut stopped = 0;
+    let mut stopped = Vec::new();
     for lease in leases.flatten() {
         let Ok(replicas) = fs::read_dir(lease.path().join("replicas")) else { continue };
         for r in replicas.flatten() {
             let dir = r.path();
             if let Some(pid) = supervisor_pid(&dir).filter(|p| alive(*p, &dir)) {
                 kill_group(pid);
-                stopped += 1;
+                stopped.push((pid, dir));
             }
         }
     }
-    stopped
+    // Gone when this returns (SIGKILL is delivered asynchronously).
+    for _ in 0..250 {
+        if stopped.iter().all(|(pid, dir)| !alive(*pid, dir)) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    stopped.len()
 }
 
 impl HostRuntime {
