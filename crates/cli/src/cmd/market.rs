@@ -16,15 +16,19 @@ use crate::flags::{BidsArgs, DeployCommand, GroupCommand, LeaseCommand, ListArgs
 
 fn load_sdl(file: &std::path::Path) -> anyhow::Result<stratus_sdl::Sdl> {
     let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let parsed = stratus_sdl::parse(&bytes);
-    let name = file.display().to_string();
+    parse_sdl(&file.display().to_string(), &bytes)
+}
+
+/// Parses SDL bytes read from `name`: warnings go to stderr, errors become one [`Failed`].
+pub fn parse_sdl(name: &str, bytes: &[u8]) -> anyhow::Result<stratus_sdl::Sdl> {
+    let parsed = stratus_sdl::parse(bytes);
     for d in parsed.warnings() {
-        eprintln!("{}", d.render(&name));
+        eprintln!("{}", d.render(name));
     }
     match parsed.sdl {
         Some(sdl) => Ok(sdl),
         None => {
-            let errors: Vec<String> = parsed.errors().map(|d| d.render(&name)).collect();
+            let errors: Vec<String> = parsed.errors().map(|d| d.render(name)).collect();
             Err(Failed(errors.join("\n")).into())
         }
     }
@@ -126,7 +130,7 @@ pub fn deploy(ctx: &Ctx, cmd: DeployCommand) -> anyhow::Result<ExitCode> {
 }
 
 /// The current height if the owner has no deployment there, else the next free one.
-async fn free_dseq(ctx: &Ctx, owner: Address) -> anyhow::Result<u64> {
+pub async fn free_dseq(ctx: &Ctx, owner: Address) -> anyhow::Result<u64> {
     let client = ctx.client();
     let mut dseq = client.status().await.map_err(client_error)?.height.max(1);
     loop {

@@ -68,7 +68,8 @@ fn node_init(ctx: &Ctx, args: NodeInit) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn shutdown_signal() {
+/// Ctrl-C or SIGTERM: how every long-running command (node, provider, devnet) is asked to stop.
+pub async fn shutdown_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

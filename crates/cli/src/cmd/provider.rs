@@ -166,21 +166,6 @@ pub fn audit(ctx: &Ctx, cmd: AuditCommand) -> anyhow::Result<ExitCode> {
     })?
 }
 
-async fn shutdown_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-        }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
-}
-
 /// `stratus provider run --config provider.toml`: the daemon, until Ctrl-C or SIGTERM (workloads
 /// keep running; a restart re-adopts them).
 fn run_daemon(ctx: &Ctx, config: &std::path::Path) -> anyhow::Result<ExitCode> {
@@ -198,7 +183,7 @@ fn run_daemon(ctx: &Ctx, config: &std::path::Path) -> anyhow::Result<ExitCode> {
     crate::cmd::node::init_tracing();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let home = ctx.home.clone();
-    rt.block_on(stratus_provider::daemon::run(cfg, key, &home, exe, shutdown_signal(), |s| {
+    rt.block_on(stratus_provider::daemon::run(cfg, key, &home, exe, crate::cmd::node::shutdown_signal(), |s| {
         println!("provider {}: gateway on https://{}", s.provider.address, s.gateway);
         let _ = std::io::stdout().flush();
     }))?;

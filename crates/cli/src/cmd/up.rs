@@ -46,14 +46,8 @@ fn read_sdl(path: Option<&Path>) -> anyhow::Result<SdlFile> {
             Err(_) => ("examples/hello.yaml (built in)".to_string(), HELLO.as_bytes().to_vec()),
         },
     };
-    let parsed = stratus_sdl::parse(&bytes);
-    for d in parsed.warnings() {
-        eprintln!("{}", d.render(&name));
-    }
-    match parsed.sdl {
-        Some(sdl) => Ok(SdlFile { name, bytes, sdl }),
-        None => Err(Failed(parsed.errors().map(|d| d.render(&name)).collect::<Vec<_>>().join("\n")).into()),
-    }
+    let sdl = crate::cmd::market::parse_sdl(&name, &bytes)?;
+    Ok(SdlFile { name, bytes, sdl })
 }
 
 /// Phases print to stdout, or to stderr when stdout is for JSON (`--detach`, `--output json`).
@@ -287,8 +281,7 @@ async fn run_phases(
         }
         None => {
             let deposit = deposit(args, &sdl.sdl)?;
-            let dseq = start_height.max(1);
-            let dseq = free_dseq(ctx, owner, dseq).await?;
+            let dseq = crate::cmd::market::free_dseq(ctx, owner).await?;
             let msg = Msg::CreateDeployment {
                 dseq,
                 groups: sdl.sdl.groups.clone(),
@@ -406,17 +399,6 @@ fn deposit(args: &UpArgs, sdl: &stratus_sdl::Sdl) -> anyhow::Result<Coin> {
         .next()
         .unwrap_or_else(|| "uact".into());
     Ok(Coin::new(5_000_000, denom))
-}
-
-async fn free_dseq(ctx: &Ctx, owner: Address, mut dseq: u64) -> anyhow::Result<u64> {
-    let client = ctx.client();
-    loop {
-        match client.deployment(&DeploymentId { owner, dseq }).await {
-            Err(stratus_client::ClientError::NotFound(_)) => return Ok(dseq),
-            Ok(_) => dseq += 1,
-            Err(e) => return Err(client_error(e)),
-        }
-    }
 }
 
 /// `cpu stratus1fxwpxh…wexrmf`: short, for the bids table.

@@ -13,21 +13,6 @@ use tokio::sync::watch;
 
 use super::{AUDITOR, Devnet, Ready};
 
-async fn signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-        }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
-}
-
 fn stopped(rx: &watch::Receiver<bool>) -> impl std::future::Future<Output = ()> + Send + 'static {
     let mut rx = rx.clone();
     async move {
@@ -107,7 +92,7 @@ async fn run(devnet: &Devnet) -> anyhow::Result<()> {
     };
     tokio::select! {
         r = started => r?,
-        () = signal() => {
+        () = crate::cmd::node::shutdown_signal() => {
             let _ = stop_providers.send(true);
             let _ = stop_node.send(true);
             return Ok(());
@@ -122,7 +107,7 @@ async fn run(devnet: &Devnet) -> anyhow::Result<()> {
     tracing::info!(height, "devnet ready");
 
     tokio::select! {
-        () = signal() => tracing::info!("stopping the devnet"),
+        () = crate::cmd::node::shutdown_signal() => tracing::info!("stopping the devnet"),
         r = &mut node => tracing::error!(result = ?r.map(|r| r.map_err(|e| format!("{e:#}"))), "the node stopped"),
     }
     let _ = std::fs::remove_file(devnet.ready_path());

@@ -2,7 +2,7 @@
 //! tenant's journey through the CLI on loopback, resuming, re-adopting workloads, "why no bids",
 //! the money settled exactly, and a sample of real awesome-akash templates.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
@@ -83,14 +83,9 @@ fn ok_json(out: &Output) -> serde_json::Value {
     serde_json::from_str(stdout(out).trim()).unwrap_or_else(|e| panic!("not one JSON object ({e}): {}", stdout(out)))
 }
 
+/// GET / on a devnet service URI (`http://127.0.0.1:PORT`).
 fn http_get(uri: &str) -> Option<String> {
-    let hostport = uri.strip_prefix("http://")?.trim_end_matches('/');
-    let mut s = std::net::TcpStream::connect(hostport).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").ok()?;
-    let mut body = String::new();
-    s.read_to_string(&mut body).ok()?;
-    Some(body)
+    crate::provider::http_get(uri.strip_prefix("http://127.0.0.1:")?.trim_end_matches('/').parse().ok()?)
 }
 
 fn rt() -> tokio::runtime::Runtime {
