@@ -159,7 +159,8 @@ pub struct BiddingConfig {
     /// And when a deployment's escrow will run out within this many blocks.
     #[serde(default = "d_margin")]
     pub withdraw_margin_blocks: u64,
-    /// Close a lease whose services have not run for this long (0: never).
+    /// Close a lease whose replicas keep exiting or stay stopped for this long (0: never). A
+    /// replica that fails for good (see `runtime.max_restarts`) closes its lease at once.
     #[serde(default = "d_unstable")]
     pub close_unstable_after_secs: u64,
     /// Also bid on orders whose placement requires these attributes only (Akash's
@@ -181,7 +182,7 @@ fn d_margin() -> u64 {
     50
 }
 fn d_unstable() -> u64 {
-    900
+    120
 }
 
 impl Default for BiddingConfig {
@@ -218,6 +219,14 @@ pub struct RuntimeConfig {
     /// Host paths hidden from workloads (the provider's home and data are always hidden).
     #[serde(default)]
     pub hide: Vec<PathBuf>,
+    /// A replica that exits this many times in a row, each within a minute of starting, is
+    /// failed (and its lease closed); until then it restarts with back-off.
+    #[serde(default = "d_max_restarts")]
+    pub max_restarts: u32,
+    /// Run as root, the provider gives each lease its own uid from here on (1,048,576 of them),
+    /// so no workload shares an owner with another lease's files or the provider's.
+    #[serde(default = "d_uid_base")]
+    pub uid_base: u32,
 }
 
 fn d_runtime() -> String {
@@ -232,6 +241,12 @@ fn d_log_bytes() -> u64 {
 fn d_log_files() -> u32 {
     3
 }
+fn d_max_restarts() -> u32 {
+    5
+}
+fn d_uid_base() -> u32 {
+    2_000_000
+}
 
 impl Default for RuntimeConfig {
     fn default() -> RuntimeConfig {
@@ -242,6 +257,8 @@ impl Default for RuntimeConfig {
             log_files: d_log_files(),
             images: Vec::new(),
             hide: Vec::new(),
+            max_restarts: d_max_restarts(),
+            uid_base: d_uid_base(),
         }
     }
 }

@@ -342,16 +342,23 @@ impl Provider {
             services.iter().flat_map(|s| s.replicas.iter()).collect();
         let running = replicas.iter().filter(|r| r.state == ReplicaState::Running).count();
         let failed = replicas.iter().filter(|r| r.state == ReplicaState::Failed).count();
+        // One replica that cannot run fails the lease: the tenant pays for all of it.
         let state = if !replicas.is_empty() && running == replicas.len() {
             LeaseRunState::Running
-        } else if failed == replicas.len() && failed > 0 {
+        } else if failed > 0 {
             LeaseRunState::Failed
         } else if running > 0 {
             LeaseRunState::Degraded
         } else {
             LeaseRunState::Deploying
         };
-        let message = replicas.iter().find_map(|r| r.message.clone()).or_else(|| self.runtime.warning());
+        // The failure first: it is what the tenant must read.
+        let message = replicas
+            .iter()
+            .filter(|r| r.state == ReplicaState::Failed)
+            .chain(replicas.iter())
+            .find_map(|r| r.message.clone())
+            .or_else(|| self.runtime.warning());
         Some(LeaseStatus { lease: lease.clone(), state, message, services })
     }
 
@@ -448,16 +455,37 @@ impl Provider {
                 continue;
             }
             let Some(status) = self.lease_status(&r.lease) else { continue };
-            let healthy = matches!(status.state, LeaseRunState::Running | LeaseRunState::Degraded);
+            if status.state == LeaseRunState::Failed {
+                let why = status.message.clone().unwrap_or_else(|| "a replica cannot run".into());
+                self.event(&r.lease, "workload_failed", format!("closing the lease: {why}"));
+                tracing::warn!(lease = %r.lease, %why, "a replica failed; closing the lease");
+                close.push(Msg::CloseBid { bid: r.lease.clone(), reason: CloseReason::WorkloadFailed });
+                continue;
+            }
+            // Unhealthy: a replica exited and waits to restart, or is stopped. Starting (up, not
+            // yet serving) is not; a run between crashes never counts as healthy, because the
+            // supervisor says `running` only once a replica serves.
+            let unhealthy = status
+                .services
+                .iter()
+                .flat_map(|s| &s.replicas)
+                .any(|r| matches!(r.state, ReplicaState::Restarting | ReplicaState::Stopped));
             let mut st = self.state();
             let Some(rec) = st.leases.get_mut(&r.lease) else { continue };
-            match (healthy, rec.unhealthy_since_ms) {
-                (true, Some(_)) => rec.unhealthy_since_ms = None,
-                (false, None) => rec.unhealthy_since_ms = Some(now_ms()),
-                (false, Some(since))
+            match (unhealthy, rec.unhealthy_since_ms) {
+                (false, Some(_)) => rec.unhealthy_since_ms = None,
+                (true, None) => rec.unhealthy_since_ms = Some(now_ms()),
+                (true, Some(since))
                     if bidding.close_unstable_after_secs > 0
                         && now_ms() - since > bidding.close_unstable_after_secs * 1000 =>
                 {
+                    let why = status.message.clone().unwrap_or_default();
+                    drop(st);
+                    self.event(
+                        &r.lease,
+                        "unstable",
+                        format!("not running for {} s; closing the lease: {why}", bidding.close_unstable_after_secs),
+                    );
                     close.push(Msg::CloseBid { bid: r.lease.clone(), reason: CloseReason::Unstable });
                 }
                 _ => {}
@@ -580,29 +608,22 @@ pub async fn run(
         &cfg.data_dir.join("tls"),
         vec![host, "localhost".into(), "127.0.0.1".into()],
     )?;
-    let mut hide = vec![home.to_path_buf(), cfg.data_dir.clone(), cfg.dir.clone()];
-    hide.extend(cfg.raw.runtime.hide.iter().cloned());
-    // Sandboxes see only the host's system directories; what must stay secret inside those is
-    // covered with an empty tmpfs.
-    hide.retain(|h| {
-        let top = h.components().nth(1).map(|c| c.as_os_str().to_string_lossy().into_owned()).unwrap_or_default();
-        crate::runtime::sandbox::SYSTEM_DIRS.contains(&top.as_str())
-    });
-    let base_env = ["PATH", "PYENV_ROOT", "LANG"]
-        .iter()
-        .filter_map(|k| std::env::var(k).ok().map(|v| ((*k).to_string(), v)))
-        .collect();
+    // Everything of the provider's is secret to workloads, however its path is spelled (the
+    // runtime canonicalises each before comparing it with what a sandbox mounts).
+    let mut secrets = vec![home.to_path_buf(), cfg.data_dir.clone(), cfg.dir.clone()];
+    secrets.extend(cfg.raw.runtime.hide.iter().cloned());
     let runtime = Arc::new(HostRuntime::new(HostSettings {
         data_dir: cfg.data_dir.clone(),
         exe,
         images: cfg.raw.runtime.images.clone(),
-        hide,
+        secrets,
         log_max_bytes: cfg.raw.runtime.log_max_bytes,
         log_files: cfg.raw.runtime.log_files,
         listen_host: cfg.raw.public_host.clone(),
         public_host: cfg.raw.public_host.clone(),
-        base_env,
         provider: address.to_string(),
+        max_restarts: cfg.raw.runtime.max_restarts,
+        uid_base: cfg.raw.runtime.uid_base,
     }));
     if let Some(w) = runtime.warning() {
         tracing::warn!("{w}");

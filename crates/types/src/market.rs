@@ -232,6 +232,8 @@ state_enum!(
         Expired => "expired",
         LostAuction => "lost_auction",
         GroupClosed => "group_closed",
+        // The provider closed it: a replica cannot run (crash loop, nothing to run).
+        WorkloadFailed => "workload_failed",
     }
 );
 

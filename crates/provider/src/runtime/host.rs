@@ -26,7 +26,10 @@ use stratus_types::manifest::{ManifestGroup, Protocol, Service};
 use stratus_types::market::LeaseId;
 
 use crate::config::ImageRule;
-use crate::runtime::sandbox::{INNER_EXE, SandboxPlan, bwrap_argv, host_root};
+use crate::runtime::sandbox::{
+    INNER_EXE, RootEntry, SandboxPlan, base_env, bwrap_argv, hidden_paths, host_etc, host_root, mounted_dirs,
+    passwd_group,
+};
 use crate::runtime::workload::{InitSpec, Limits, Peer, StatusFile, SupervisorSpec, append_event, read_status};
 use crate::runtime::{LeaseDeployment, LogCursor, Runtime, RuntimeError, lease_key, logs};
 
@@ -35,17 +38,23 @@ pub struct HostSettings {
     /// The `stratus` binary (supervisors and init run from it).
     pub exe: PathBuf,
     pub images: Vec<ImageRule>,
-    /// Host paths hidden from sandboxes (the provider's home, the data dir, configured ones).
-    pub hide: Vec<PathBuf>,
+    /// Host paths no sandbox may see (the provider's home, keyring, data and config
+    /// directories, configured ones), in any spelling: they are canonicalised here.
+    pub secrets: Vec<PathBuf>,
     pub log_max_bytes: u64,
     pub log_files: u32,
     /// Address forwarded ports listen on and URIs name.
     pub listen_host: String,
     pub public_host: String,
-    /// Environment every workload gets (`PATH`, …).
-    pub base_env: Vec<(String, String)>,
     pub provider: String,
+    /// Exits in a row, each soon after starting, before a replica is failed for good.
+    pub max_restarts: u32,
+    /// First uid handed to leases (each lease gets its own, when the provider runs as root).
+    pub uid_base: u32,
 }
+
+/// How many per-lease uids there are from `uid_base` on.
+pub const UID_SLOTS: u32 = 1 << 20;
 
 pub struct HostRuntime {
     s: HostSettings,
@@ -54,6 +63,12 @@ pub struct HostRuntime {
     forwarders: Mutex<HashMap<String, Vec<tokio::task::JoinHandle<()>>>>,
     cgroup_parent: Option<PathBuf>,
     warning: Option<String>,
+    root: Vec<RootEntry>,
+    etc: Vec<String>,
+    /// Canonical secret paths that lie under a mounted directory (covered in every sandbox).
+    hide: Vec<PathBuf>,
+    /// Run by root: sandboxes run as per-lease uids. Otherwise as the provider's own uid.
+    privileged: bool,
 }
 
 /// A globally exposed port of a service: (service, port, external port, protocol).
@@ -134,14 +149,55 @@ pub fn stop_all(data_dir: &Path) -> usize {
 
 impl HostRuntime {
     pub fn new(s: HostSettings) -> HostRuntime {
-        let (cgroup_parent, warning) = cgroup_v2();
+        let (cgroup_parent, mut warning) = cgroup_v2();
+        let privileged = nix::unistd::Uid::effective().is_root();
+        if !privileged {
+            let w = "the provider does not run as root: workloads run as its own uid (keys and data are hidden from them only by what their sandbox mounts)";
+            warning = Some(warning.map_or_else(|| w.to_string(), |c| format!("{c}; {w}")));
+        }
+        let root = host_root();
+        let etc = host_etc();
+        let hide = hidden_paths(&s.secrets, &mounted_dirs(&root, &etc));
         HostRuntime {
             s,
             children: Mutex::new(HashMap::new()),
             forwarders: Mutex::new(HashMap::new()),
             cgroup_parent,
             warning,
+            root,
+            etc,
+            hide,
+            privileged,
         }
+    }
+
+    /// The lease's own unprivileged uid (stable for its life, unique among this provider's
+    /// leases), or `None` when the provider is not root.
+    pub fn lease_uid(&self, lease: &LeaseId) -> Result<Option<u32>, RuntimeError> {
+        if !self.privileged {
+            return Ok(None);
+        }
+        let file = self.lease_dir(lease).join("uid");
+        if let Some(uid) = fs::read_to_string(&file).ok().and_then(|t| t.trim().parse().ok()) {
+            return Ok(Some(uid));
+        }
+        let taken: std::collections::BTreeSet<u32> = fs::read_dir(self.s.data_dir.join("leases"))
+            .map(|r| {
+                r.flatten()
+                    .filter_map(|e| fs::read_to_string(e.path().join("uid")).ok())
+                    .filter_map(|t| t.trim().parse().ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let h = Sha256::digest(lease_key(lease).as_bytes());
+        let start = u32::from_be_bytes([h[0], h[1], h[2], h[3]]) % UID_SLOTS;
+        let uid = (0..UID_SLOTS)
+            .map(|k| self.s.uid_base + (start + k) % UID_SLOTS)
+            .find(|u| !taken.contains(u))
+            .ok_or_else(|| RuntimeError::Invalid("no free per-lease uid left".into()))?;
+        fs::create_dir_all(self.lease_dir(lease))?;
+        fs::write(&file, uid.to_string())?;
+        Ok(Some(uid))
     }
 
     fn lease_dir(&self, lease: &LeaseId) -> PathBuf {
@@ -151,6 +207,12 @@ impl HostRuntime {
     fn sock_dir(&self, lease: &LeaseId, replica: &str) -> PathBuf {
         let h = Sha256::digest(format!("{}/{replica}", lease_key(lease)).as_bytes());
         self.s.data_dir.join("s").join(hex::encode(&h[..6]))
+    }
+
+    /// A replica's listening socket for `port`: `<data>/s/<hash>/<port>/sock`. Every directory on
+    /// the way is the provider's; no sandbox can write one, so the path cannot be redirected.
+    fn socket_path(&self, lease: &LeaseId, replica: &str, port: u16) -> PathBuf {
+        self.sock_dir(lease, replica).join(port.to_string()).join("sock")
     }
 
     pub fn events_path(&self, lease: &LeaseId) -> PathBuf {
@@ -222,10 +284,19 @@ impl HostRuntime {
         let name = format!("{}-{index}", svc.name);
         let lease_dir = self.lease_dir(&d.lease);
         let rdir = lease_dir.join("replicas").join(&name);
+        let uid = self.lease_uid(&d.lease)?;
+        let own = |path: &Path| -> Result<(), RuntimeError> {
+            if let Some(uid) = uid {
+                std::os::unix::fs::chown(path, Some(uid), Some(uid))?;
+            }
+            Ok(())
+        };
         let mut plan = SandboxPlan {
-            root: host_root(),
+            root: self.root.clone(),
+            etc: self.etc.clone(),
             exe: self.s.exe.clone(),
-            hide: self.s.hide.clone(),
+            hide: self.hide.clone(),
+            user_namespace: !self.privileged,
             ..SandboxPlan::default()
         };
         // Volumes: where the manifest mounts them.
@@ -258,17 +329,28 @@ impl HostRuntime {
             } else if vol.is_persistent() {
                 let host = lease_dir.join("volumes").join(&name).join(&vol.name);
                 fs::create_dir_all(&host)?;
+                own(&host)?;
                 plan.binds.push((host, mount.clone(), *ro));
             } else {
                 let host = rdir.join("scratch").join(&vol.name);
                 fs::create_dir_all(&host)?;
+                own(&host)?;
                 plan.binds.push((host, mount.clone(), *ro));
             }
         }
-        let sock = self.sock_dir(&d.lease, &name);
-        fs::create_dir_all(&sock)?;
-        plan.binds.push((sock.clone(), "/stratus/sock".into(), false));
-        // The group's other services this one may reach, by name.
+        // The replica's own listening sockets are not mounted into it: the supervisor binds them
+        // in a directory the sandbox cannot see and passes them in by fd.
+        let ports: Vec<u16> = svc
+            .expose
+            .iter()
+            .filter(|e| e.proto == Protocol::Tcp)
+            .filter_map(|e| u16::try_from(e.port).ok())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let listen: Vec<PathBuf> = ports.iter().map(|p| self.socket_path(&d.lease, &name, *p)).collect();
+        // The group's other services this one may reach, by name, and only on the ports the
+        // SDL's `expose.to` names: each such port's directory is mounted read-only.
         let mut peers = Vec::new();
         let mut hosts = String::from("127.0.0.1 localhost replica\n::1 localhost\n");
         for (i, other) in d.group.services.iter().filter(|o| o.name != svc.name).enumerate() {
@@ -284,27 +366,26 @@ impl HostRuntime {
             let ip = format!("127.0.0.{}", i + 2);
             hosts.push_str(&format!("{ip} {}\n", other.name));
             let inside = format!("/stratus/peers/{}", other.name);
-            let peer_sock = self.sock_dir(&d.lease, &format!("{}-0", other.name));
-            fs::create_dir_all(&peer_sock)?;
-            plan.binds.push((peer_sock, inside.clone(), false));
+            for port in &ports {
+                let dir = self.sock_dir(&d.lease, &format!("{}-0", other.name)).join(port.to_string());
+                fs::create_dir_all(&dir)?;
+                plan.binds.push((dir, format!("{inside}/{port}"), true));
+            }
             peers.push(Peer { name: other.name.clone(), ip, ports, sock_dir: inside });
         }
         fs::create_dir_all(&rdir)?;
-        fs::write(rdir.join("hosts"), hosts)?;
-        plan.binds.push((rdir.join("hosts"), "/etc/hosts".into(), true));
-        let init = InitSpec {
-            command,
-            ports: svc
-                .expose
-                .iter()
-                .filter(|e| e.proto == Protocol::Tcp)
-                .filter_map(|e| u16::try_from(e.port).ok())
-                .collect::<std::collections::BTreeSet<_>>()
-                .into_iter()
-                .collect(),
-            sock_dir: "/stratus/sock".into(),
-            peers,
-        };
+        // The replica's specs hold its environment (the tenant's secrets): the provider's only.
+        fs::set_permissions(&rdir, std::os::unix::fs::PermissionsExt::from_mode(0o700))?;
+        let etc_dir = rdir.join("etc");
+        fs::create_dir_all(&etc_dir)?;
+        let (passwd, group) = passwd_group(uid.unwrap_or_else(|| nix::unistd::Uid::effective().as_raw()));
+        for (file, text) in [("hosts", hosts), ("passwd", passwd), ("group", group), ("hostname", "replica\n".into())] {
+            fs::write(etc_dir.join(file), text)?;
+            plan.binds.push((etc_dir.join(file), format!("/etc/{file}"), true));
+        }
+        let ready_nonce = hex::encode(&Sha256::digest(format!("ready/{}/{name}", lease_key(&d.lease)).as_bytes())[..8]);
+        plan.listen_fds = ports.len();
+        let init = InitSpec { command, ports: ports.clone(), peers, run_as: uid, ready_nonce: ready_nonce.clone() };
         fs::write(
             rdir.join("init.json"),
             serde_json::to_vec_pretty(&init).map_err(|e| RuntimeError::Io(e.to_string()))?,
@@ -312,7 +393,7 @@ impl HostRuntime {
         plan.binds.push((rdir.join("init.json"), "/stratus/init.json".into(), true));
         // GPUs: the devices the reservation assigned to this replica.
         let placement = d.reservation.replicas.iter().find(|p| p.unit == svc.resources.id && p.index == index);
-        let mut env = self.s.base_env.clone();
+        let mut env = base_env();
         if let Some(p) = placement.filter(|p| !p.gpus.is_empty()) {
             let ids: Vec<String> = p.gpus.iter().map(usize::to_string).collect();
             env.push(("CUDA_VISIBLE_DEVICES".into(), ids.join(",")));
@@ -330,7 +411,6 @@ impl HostRuntime {
             }
         }
         env.extend([
-            ("HOME".to_string(), "/tmp".to_string()),
             ("AKASH_OWNER".to_string(), d.lease.owner.to_string()),
             ("AKASH_PROVIDER".to_string(), d.lease.provider.to_string()),
             ("AKASH_DEPLOYMENT_SEQUENCE".to_string(), d.lease.dseq.to_string()),
@@ -352,6 +432,11 @@ impl HostRuntime {
             events: self.events_path(&d.lease),
             limits: Limits { cpu_millis: svc.resources.cpu_millis(), memory: svc.resources.memory_bytes() },
             cgroup_parent: self.cgroup_parent.clone(),
+            listen,
+            run_as: uid,
+            max_restarts: self.s.max_restarts,
+            ready_nonce,
+            ports,
         };
         Ok((supervisor, init, name))
     }
@@ -386,9 +471,9 @@ impl HostRuntime {
             }
             let Some(host_port) = d.host_ports.get(&format!("{service}:{port}")).copied() else { continue };
             let count = d.group.services.iter().find(|s| s.name == service).map_or(1, |s| s.count);
-            let socks: Vec<PathBuf> = (0..count)
-                .map(|i| self.sock_dir(&d.lease, &format!("{service}-{i}")).join(format!("{port}.sock")))
-                .collect();
+            let Ok(port16) = u16::try_from(port) else { continue };
+            let socks: Vec<PathBuf> =
+                (0..count).map(|i| self.socket_path(&d.lease, &format!("{service}-{i}"), port16)).collect();
             let bind = format!("{}:{host_port}", self.s.listen_host);
             tasks.push(handle.spawn(async move {
                 let listener = match tokio::net::TcpListener::bind(&bind).await {
@@ -407,6 +492,13 @@ impl HostRuntime {
                     tokio::spawn(async move {
                         for k in 0..socks.len() {
                             let sock = &socks[(start + k) % socks.len()];
+                            // Defence in depth: the directory is the provider's, but never
+                            // follow anything but a socket.
+                            let is_socket = std::fs::symlink_metadata(sock)
+                                .is_ok_and(|m| std::os::unix::fs::FileTypeExt::is_socket(&m.file_type()));
+                            if !is_socket {
+                                continue;
+                            }
                             if let Ok(mut unix) = tokio::net::UnixStream::connect(sock).await {
                                 let _ = tokio::io::copy_bidirectional(&mut tcp, &mut unix).await;
                                 return;
@@ -447,10 +539,15 @@ impl Runtime for HostRuntime {
         fs::create_dir_all(lease_dir.join("replicas"))?;
         let mut wanted = Vec::new();
         let mut started = Vec::new();
-        // Every socket directory first: peers bind each other's.
+        // Every socket directory first: peers mount each other's.
         for svc in &d.group.services {
             for i in 0..svc.count {
-                fs::create_dir_all(self.sock_dir(&d.lease, &format!("{}-{i}", svc.name)))?;
+                for e in svc.expose.iter().filter(|e| e.proto == Protocol::Tcp) {
+                    let Ok(port) = u16::try_from(e.port) else { continue };
+                    if let Some(dir) = self.socket_path(&d.lease, &format!("{}-{i}", svc.name), port).parent() {
+                        fs::create_dir_all(dir)?;
+                    }
+                }
             }
         }
         for svc in &d.group.services {
@@ -514,18 +611,10 @@ impl Runtime for HostRuntime {
                 let rdir = lease_dir.join("replicas").join(format!("{}-{i}", svc.name));
                 let file = read_status(&rdir);
                 let running = self.is_running(&rdir);
-                // Running means reachable: every port the replica serves has its socket.
-                let sock = self.sock_dir(&d.lease, &format!("{}-{i}", svc.name));
-                let ready = svc
-                    .expose
-                    .iter()
-                    .filter(|e| e.proto == Protocol::Tcp)
-                    .all(|e| sock.join(format!("{}.sock", e.port)).exists());
+                // The supervisor says `running` only once the replica serves (its ports accept
+                // connections) and `restarting` with the last exit between runs.
                 let (state, restarts, message) = match file {
                     Some(f) if f.state == ReplicaState::Failed => (ReplicaState::Failed, f.restarts, f.message),
-                    Some(f) if running && f.state == ReplicaState::Running && !ready => {
-                        (ReplicaState::Starting, f.restarts, f.message)
-                    }
                     Some(f) if running => (f.state, f.restarts, f.message),
                     Some(f) => (ReplicaState::Stopped, f.restarts, f.message),
                     None if running => (ReplicaState::Starting, 0, None),

@@ -46,6 +46,18 @@ pub struct SupervisorSpec {
     pub limits: Limits,
     /// A writable cgroup v2 directory to create the replica's cgroup in, if there is one.
     pub cgroup_parent: Option<PathBuf>,
+    /// Listening sockets to bind, in the order they are passed to the sandbox (fd 3, 4, …). They
+    /// live in a directory no sandbox can write, so nobody can swap one for a link.
+    pub listen: Vec<PathBuf>,
+    /// The unprivileged uid the sandbox runs as (owner of its sockets); `None` when the
+    /// provider is not root and the sandbox keeps the provider's uid.
+    pub run_as: Option<u32>,
+    /// Exits in a row, each soon after starting, before the replica is failed for good.
+    pub max_restarts: u32,
+    /// What the init prints on stderr once every port accepts connections.
+    pub ready_nonce: String,
+    /// Ports the replica serves (none: it counts as running once it has stayed up a moment).
+    pub ports: Vec<u16>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,18 +65,21 @@ pub struct Peer {
     pub name: String,
     /// Loopback address the peer's name resolves to inside the sandbox.
     pub ip: String,
+    /// The peer's ports this service may reach (the SDL's `expose.to`), and nothing else.
     pub ports: Vec<u16>,
-    /// Where the peer's sockets are mounted inside the sandbox.
+    /// Where the peer's sockets are mounted inside the sandbox, read-only: `<dir>/<port>/sock`.
     pub sock_dir: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InitSpec {
     pub command: Vec<String>,
-    /// Ports the workload listens on (relayed from `sock_dir/<port>.sock`).
+    /// Ports the workload listens on, in the order of the listening sockets passed in (fd 3, …).
     pub ports: Vec<u16>,
-    pub sock_dir: String,
     pub peers: Vec<Peer>,
+    /// The uid (and gid) to drop to before anything else, when started as root.
+    pub run_as: Option<u32>,
+    pub ready_nonce: String,
 }
 
 /// `status.json`: what the supervisor last saw.
@@ -109,57 +124,104 @@ fn cgroup_for(spec: &SupervisorSpec) -> Option<PathBuf> {
     Some(dir)
 }
 
-/// Runs forever (until killed): start, log, wait, back off, restart.
+/// A run shorter than this that ends counts towards the crash loop.
+pub const CRASH_WINDOW: Duration = Duration::from_secs(60);
+/// A replica without ports counts as running once it has stayed up this long.
+pub const STABLE_AFTER: Duration = Duration::from_secs(2);
+/// Exit codes of the sandbox's init that no restart can fix (nothing to run, not found).
+const PERMANENT_EXITS: [i32; 2] = [126, 127];
+
+/// What the supervisor decides after a replica's run ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AfterExit {
+    Restart { backoff: Duration },
+    Fail(String),
+}
+
+/// The restart policy, as a pure function: `crashes` counts runs in a row that ended within
+/// [`CRASH_WINDOW`] (this one included); `reason` is how this one ended.
+pub fn after_exit(crashes: u32, max_restarts: u32, code: Option<i32>, reason: &str, sandbox_error: bool) -> AfterExit {
+    if sandbox_error {
+        return AfterExit::Fail(format!("the sandbox cannot start: {reason}"));
+    }
+    if code.is_some_and(|c| PERMANENT_EXITS.contains(&c)) {
+        return AfterExit::Fail(reason.to_string());
+    }
+    if crashes >= max_restarts.max(1) {
+        return AfterExit::Fail(format!(
+            "crash loop: {crashes} exits in a row, each within {} s of starting; last: {reason}",
+            CRASH_WINDOW.as_secs()
+        ));
+    }
+    // 0.5 s, 1 s, 2 s, … 30 s.
+    let backoff = Duration::from_millis(500).saturating_mul(1 << crashes.saturating_sub(1).min(6));
+    AfterExit::Restart { backoff: backoff.min(Duration::from_secs(30)) }
+}
+
+fn bind_listeners(spec: &SupervisorSpec) -> anyhow::Result<Vec<UnixListener>> {
+    use std::os::unix::fs::PermissionsExt;
+    spec.listen
+        .iter()
+        .map(|path| {
+            if let Some(dir) = path.parent() {
+                fs::create_dir_all(dir)?;
+            }
+            let _ = fs::remove_file(path);
+            let l = UnixListener::bind(path).map_err(|e| anyhow::anyhow!("binding {}: {e}", path.display()))?;
+            // Only the lease's own processes (its peers) and the provider may connect.
+            fs::set_permissions(path, fs::Permissions::from_mode(0o660))?;
+            if let Some(uid) = spec.run_as {
+                std::os::unix::fs::chown(path, Some(uid), Some(uid))?;
+            }
+            Ok(l)
+        })
+        .collect()
+}
+
+fn status(dir: &Path, state: ReplicaState, pid: Option<u32>, restarts: u32, message: Option<String>) {
+    write_status(dir, &StatusFile { state, pid, restarts, message, since_ms: now_ms() });
+}
+
+/// Runs until killed: start, log, wait, back off, restart — or, once the policy says the
+/// replica cannot run, record why and stay (failed, nothing restarted) until torn down.
 pub fn supervise(dir: &Path) -> anyhow::Result<()> {
+    use command_fds::{CommandFdExt, FdMapping};
     let spec: SupervisorSpec = serde_json::from_slice(&fs::read(dir.join("supervisor.json"))?)?;
     fs::write(dir.join("supervisor.pid"), std::process::id().to_string())?;
     let log = Arc::new(Mutex::new(LogWriter::open(dir, spec.log_max_bytes, spec.log_files)?));
     let cgroup = cgroup_for(&spec);
+    let listeners = bind_listeners(&spec)?;
     let mut restarts = 0u32;
-    let mut backoff = Duration::from_secs(1);
-    loop {
+    let mut crashes = 0u32;
+    let mut last_reason: Option<String> = None;
+    let failure = loop {
         let started = Instant::now();
-        let child = Command::new(&spec.argv[0])
-            .args(&spec.argv[1..])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn();
-        let mut child = match child {
+        let mut cmd = Command::new(&spec.argv[0]);
+        cmd.args(&spec.argv[1..]).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut mappings = Vec::new();
+        for (i, l) in listeners.iter().enumerate() {
+            mappings.push(FdMapping { parent_fd: std::os::fd::OwnedFd::from(l.try_clone()?), child_fd: 3 + i as i32 });
+        }
+        cmd.fd_mappings(mappings).map_err(|e| anyhow::anyhow!("passing the listening sockets: {e}"))?;
+        let mut child = match cmd.spawn() {
             Ok(c) => c,
             Err(e) => {
-                let message = format!("cannot start the sandbox ({}): {e}", spec.argv[0]);
-                write_status(
-                    dir,
-                    &StatusFile {
-                        state: ReplicaState::Restarting,
-                        pid: None,
-                        restarts,
-                        message: Some(message.clone()),
-                        since_ms: now_ms(),
-                    },
-                );
-                append_event(&spec.events, "replica_failed", format!("{}: {message}", spec.name));
-                thread::sleep(backoff);
-                backoff = (backoff * 2).min(Duration::from_secs(30));
-                continue;
+                let fix = if e.kind() == std::io::ErrorKind::NotFound && spec.argv[0] == "bwrap" {
+                    "; install bubblewrap (apt-get install bubblewrap)"
+                } else {
+                    ""
+                };
+                break format!("the sandbox cannot start ({}): {e}{fix}", spec.argv[0]);
             }
         };
         if let Some(cg) = &cgroup {
             let _ = fs::write(cg.join("cgroup.procs"), child.id().to_string());
         }
-        write_status(
-            dir,
-            &StatusFile {
-                state: ReplicaState::Running,
-                pid: Some(child.id()),
-                restarts,
-                message: None,
-                since_ms: now_ms(),
-            },
-        );
+        let state = if restarts == 0 { ReplicaState::Starting } else { ReplicaState::Restarting };
+        status(dir, state, Some(child.id()), restarts, last_reason.clone());
         append_event(&spec.events, "replica_started", format!("{} started (pid {})", spec.name, child.id()));
         let last_err = Arc::new(Mutex::new(String::new()));
+        let ready = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let pumps: Vec<_> = [
             ("stdout", child.stdout.take().map(|s| Box::new(s) as Box<dyn Read + Send>)),
             ("stderr", child.stderr.take().map(|s| Box::new(s) as Box<dyn Read + Send>)),
@@ -167,9 +229,14 @@ pub fn supervise(dir: &Path) -> anyhow::Result<()> {
         .into_iter()
         .filter_map(|(stream, pipe)| pipe.map(|p| (stream, p)))
         .map(|(stream, pipe)| {
-            let (log, last_err) = (Arc::clone(&log), Arc::clone(&last_err));
+            let (log, last_err, ready) = (Arc::clone(&log), Arc::clone(&last_err), Arc::clone(&ready));
+            let marker = format!("{} ready", spec.ready_nonce);
             thread::spawn(move || {
                 for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                    if stream == "stderr" && line == marker {
+                        ready.store(true, std::sync::atomic::Ordering::SeqCst);
+                        continue;
+                    }
                     if stream == "stderr" && !line.trim().is_empty() {
                         *last_err.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = line.clone();
                     }
@@ -178,34 +245,59 @@ pub fn supervise(dir: &Path) -> anyhow::Result<()> {
             })
         })
         .collect();
-        let status = child.wait();
+        // Running means serving: every port accepts connections (the init says so), or, for a
+        // replica without ports, it has stayed up a moment. A crash loop is never "running".
+        let mut announced = false;
+        let exit = loop {
+            match child.try_wait() {
+                Ok(Some(s)) => break Ok(s),
+                Ok(None) => {}
+                Err(e) => break Err(e),
+            }
+            let up = if spec.ports.is_empty() {
+                started.elapsed() >= STABLE_AFTER
+            } else {
+                ready.load(std::sync::atomic::Ordering::SeqCst)
+            };
+            if up && !announced {
+                announced = true;
+                status(dir, ReplicaState::Running, Some(child.id()), restarts, None);
+                append_event(&spec.events, "replica_running", format!("{} is running", spec.name));
+            }
+            thread::sleep(Duration::from_millis(100));
+        };
         for p in pumps {
             let _ = p.join();
         }
         restarts += 1;
-        if started.elapsed() > Duration::from_secs(30) {
-            backoff = Duration::from_secs(1);
+        if started.elapsed() >= CRASH_WINDOW {
+            crashes = 0;
         }
-        let code = status.map(|s| s.to_string()).unwrap_or_else(|e| e.to_string());
+        crashes += 1;
+        let code = exit.as_ref().ok().and_then(std::process::ExitStatus::code);
+        let how = exit.map(|s| s.to_string()).unwrap_or_else(|e| e.to_string());
         let last = last_err.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
-        let message = if last.is_empty() { format!("exited ({code})") } else { format!("exited ({code}): {last}") };
-        write_status(
-            dir,
-            &StatusFile {
-                state: ReplicaState::Restarting,
-                pid: None,
-                restarts,
-                message: Some(message.clone()),
-                since_ms: now_ms(),
-            },
-        );
-        append_event(
-            &spec.events,
-            "replica_exited",
-            format!("{} {message}; restarting in {} s", spec.name, backoff.as_secs()),
-        );
-        thread::sleep(backoff);
-        backoff = (backoff * 2).min(Duration::from_secs(30));
+        let sandbox_error = last.starts_with("bwrap:");
+        let reason = if last.is_empty() { format!("exited ({how})") } else { format!("exited ({how}): {last}") };
+        match after_exit(crashes, spec.max_restarts, code, &reason, sandbox_error) {
+            AfterExit::Fail(why) => break why,
+            AfterExit::Restart { backoff } => {
+                status(dir, ReplicaState::Restarting, None, restarts, Some(reason.clone()));
+                append_event(
+                    &spec.events,
+                    "replica_exited",
+                    format!("{} {reason}; restart {restarts} in {:.1} s", spec.name, backoff.as_secs_f64()),
+                );
+                last_reason = Some(reason);
+                thread::sleep(backoff);
+            }
+        }
+    };
+    status(dir, ReplicaState::Failed, None, restarts, Some(failure.clone()));
+    append_event(&spec.events, "replica_failed", format!("{}: {failure}", spec.name));
+    // Failed for good: nothing restarts it; the provider closes the lease and tears it down.
+    loop {
+        thread::sleep(Duration::from_secs(3600));
     }
 }
 
@@ -235,13 +327,33 @@ fn connect_local(port: u16) -> Option<TcpStream> {
     None
 }
 
+/// Drops to `uid` for good: supplementary groups, then gid, then uid; and checks that root
+/// cannot be regained.
+fn drop_privileges(uid: u32) -> anyhow::Result<()> {
+    use nix::unistd::{Gid, Uid, setgid, setgroups, setuid};
+    setgroups(&[]).map_err(|e| anyhow::anyhow!("setgroups: {e}"))?;
+    setgid(Gid::from_raw(uid)).map_err(|e| anyhow::anyhow!("setgid {uid}: {e}"))?;
+    setuid(Uid::from_raw(uid)).map_err(|e| anyhow::anyhow!("setuid {uid}: {e}"))?;
+    if setuid(Uid::from_raw(0)).is_ok() || Uid::effective().is_root() {
+        anyhow::bail!("still root after dropping to uid {uid}");
+    }
+    Ok(())
+}
+
 /// PID 1 of the sandbox.
 pub fn init(spec_path: &Path) -> anyhow::Result<i32> {
     let spec: InitSpec = serde_json::from_slice(&fs::read(spec_path)?)?;
-    for &port in &spec.ports {
-        let sock = Path::new(&spec.sock_dir).join(format!("{port}.sock"));
-        let _ = fs::remove_file(&sock);
-        let listener = UnixListener::bind(&sock)?;
+    // First: never run anything as root. A root-run sandbox has no user namespace, so root here
+    // is root on the host.
+    if nix::unistd::Uid::effective().is_root() {
+        drop_privileges(spec.run_as.unwrap_or(crate::runtime::sandbox::NOBODY))?;
+    }
+    // The listening sockets the supervisor owns (fd 3, …); `LISTEN_FDS` leaves the environment.
+    let mut passed = listenfd::ListenFd::from_env();
+    for (i, &port) in spec.ports.iter().enumerate() {
+        let listener = passed
+            .take_unix_listener(i)?
+            .ok_or_else(|| anyhow::anyhow!("no listening socket was passed for port {port}"))?;
         thread::spawn(move || {
             for conn in listener.incoming().map_while(Result::ok) {
                 thread::spawn(move || {
@@ -258,7 +370,7 @@ pub fn init(spec_path: &Path) -> anyhow::Result<i32> {
                 eprintln!("stratus: cannot make {}:{port} reachable (address in use)", peer.name);
                 continue;
             };
-            let sock = Path::new(&peer.sock_dir).join(format!("{port}.sock"));
+            let sock = Path::new(&peer.sock_dir).join(port.to_string()).join("sock");
             thread::spawn(move || {
                 for conn in listener.incoming().map_while(Result::ok) {
                     let sock = sock.clone();
@@ -282,6 +394,15 @@ pub fn init(spec_path: &Path) -> anyhow::Result<i32> {
             return Ok(127);
         }
     };
+    if !spec.ports.is_empty() {
+        let (ports, nonce) = (spec.ports.clone(), spec.ready_nonce.clone());
+        thread::spawn(move || {
+            while !ports.iter().all(|p| TcpStream::connect(("127.0.0.1", *p)).is_ok()) {
+                thread::sleep(Duration::from_millis(100));
+            }
+            eprintln!("{nonce} ready");
+        });
+    }
     let status = child.wait()?;
     Ok(status.code().unwrap_or(128))
 }
@@ -333,4 +454,38 @@ pub fn http_echo(args: &[String]) -> anyhow::Result<()> {
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_crash_loop_fails_after_the_limit_and_backs_off_in_between() {
+        let mut waits = Vec::new();
+        for crashes in 1..5 {
+            match after_exit(crashes, 5, Some(3), "exited (exit status: 3)", false) {
+                AfterExit::Restart { backoff } => waits.push(backoff.as_millis()),
+                AfterExit::Fail(why) => panic!("failed early: {why}"),
+            }
+        }
+        assert_eq!(waits, vec![500, 1000, 2000, 4000]);
+        let AfterExit::Fail(why) = after_exit(5, 5, Some(3), "exited (exit status: 3): boom", false) else {
+            panic!("a fifth crash in a row must fail the replica")
+        };
+        assert!(why.starts_with("crash loop: 5 exits in a row") && why.ends_with("boom"), "{why}");
+        // Back-off is capped.
+        assert_eq!(after_exit(9, 100, Some(1), "x", false), AfterExit::Restart { backoff: Duration::from_secs(30) });
+    }
+
+    #[test]
+    fn failures_no_restart_can_fix_fail_at_once() {
+        for code in [126, 127] {
+            assert!(matches!(after_exit(1, 5, Some(code), "stratus: cannot run x", false), AfterExit::Fail(_)));
+        }
+        let AfterExit::Fail(why) = after_exit(1, 5, Some(1), "bwrap: Can't mkdir /usr/x", true) else {
+            panic!("a sandbox that cannot be built is not retried")
+        };
+        assert!(why.starts_with("the sandbox cannot start"), "{why}");
+    }
 }
