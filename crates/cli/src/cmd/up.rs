@@ -546,14 +546,17 @@ async fn wait_running(ctx: &Ctx, dseq: u64, timeout: Duration, say: Say) -> anyh
     let r = LeaseRef { dseq, provider: None, owner: None };
     let mut last = String::new();
     loop {
-        let all = statuses(ctx, &r).await?;
+        let all = match statuses(ctx, &r).await {
+            Ok(all) => all,
+            Err(e) => return Err(closed_why(ctx, dseq, &last).await.unwrap_or(e)),
+        };
         let line = all.iter().map(summary).collect::<Vec<_>>().join("; ");
         if line != last {
             say.line(format!("      {line}"));
             last = line;
         }
-        if all.iter().all(|s| s.state == LeaseRunState::Running) {
-            wait_answering(&all, say).await;
+        if !all.is_empty() && all.iter().all(|s| s.state == LeaseRunState::Running) {
+            wait_answering(&all, say).await?;
             return Ok(all);
         }
         if all.iter().any(|s| s.state == LeaseRunState::Failed) {
@@ -573,20 +576,44 @@ async fn wait_running(ctx: &Ctx, dseq: u64, timeout: Duration, say: Say) -> anyh
     }
 }
 
-/// A replica counts as running once its process runs; its server may still be starting. Waits
-/// (at most 30 s) until every HTTP URI answers, so "running" means reachable; says which do not.
-async fn wait_answering(all: &[LeaseStatus], say: Say) {
+/// Why a lease of the deployment is no longer active, from the ledger: the provider closed it
+/// (a failed workload) or the escrow ran out. `None` when every lease is still active.
+async fn closed_why(ctx: &Ctx, dseq: u64, last_status: &str) -> Option<anyhow::Error> {
+    let owner = ctx.address(None).ok()?;
+    let info = ctx.client().deployment(&stratus_types::market::DeploymentId { owner, dseq }).await.ok()?;
+    let closed = info.leases.iter().find(|l| !l.is_active())?;
+    let reason = closed.close_reason.map_or_else(|| "unspecified".to_string(), |r| r.as_str().to_string());
+    let status = if last_status.is_empty() { String::new() } else { format!("; last status: {last_status}") };
+    Some(
+        Failed(format!(
+            "lease {}/{} was closed at height {} ({reason}){status}",
+            closed.id.gseq,
+            closed.id.oseq,
+            closed.closed_at.unwrap_or_default()
+        ))
+        .into(),
+    )
+}
+
+/// The provider says `running` once every replica's ports accept connections; this checks the
+/// way in from outside too: every HTTP URI must answer within 30 s, or `up` fails saying which.
+async fn wait_answering(all: &[LeaseStatus], say: Say) -> anyhow::Result<()> {
     let uris: Vec<&str> = all.iter().flat_map(|l| &l.services).flat_map(|s| &s.uris).map(String::as_str).collect();
     let deadline = Instant::now() + Duration::from_secs(30);
     for uri in uris {
+        let mut said = false;
         while !answers(uri).await {
             if Instant::now() > deadline {
+                return Err(Failed(format!("{uri} did not answer within 30 s")).into());
+            }
+            if !said {
                 say.line(format!("      {uri} does not answer yet"));
-                break;
+                said = true;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
+    Ok(())
 }
 
 /// Something answers an HTTP request at `uri` (any bytes back; the relay in front of a replica

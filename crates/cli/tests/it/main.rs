@@ -2,6 +2,7 @@
 
 mod crash;
 mod devnet;
+mod isolation;
 mod journey;
 mod provider;
 mod sdl;

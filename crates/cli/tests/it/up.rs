@@ -327,3 +327,34 @@ fn awesome_akash_sample_gets_bids_where_a_provider_can_serve_it() {
     }
     assert_eq!(leased, 5);
 }
+
+/// A service that exits at once is never reported running: `up` fails with the reason, the
+/// provider closes the lease itself, and the tenant pays only the blocks until then.
+#[test]
+fn a_crash_looping_service_fails_up_and_is_billed_only_until_the_provider_closes_it() {
+    let home = Home::new();
+    let sdl = home.path().join("crash.yaml");
+    let text = std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/hello.yaml"))
+        .expect("hello.yaml")
+        .replace("image: hashicorp/http-echo:1.0", "image: python:3.12")
+        .replace(
+            "args:\n      - -listen=:5678\n      - -text=hello from stratus",
+            "command: [\"python3\", \"-c\", \"import sys; print('no config', file=sys.stderr); sys.exit(3)\"]",
+        );
+    assert!(text.contains("sys.exit(3)"), "the example changed shape:\n{text}");
+    std::fs::write(&sdl, &text).expect("write");
+    let out = home.up(&[sdl.to_str().expect("utf-8"), "--detach"]);
+    let said = format!("{}{}", stdout(&out), err(&out));
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(!said.contains("[5/6] running"), "a crash loop was reported running:\n{said}");
+    assert!(said.contains("crash loop") && said.contains("no config"), "the reason is shown:\n{said}");
+    let dseq = dseq_created(&err(&out));
+    let info = rt().block_on(home.node().deployment(&DeploymentId { owner: home.tenant(), dseq })).expect("deployment");
+    let lease = &info.leases[0];
+    assert_ne!(lease.state, LeaseState::Active);
+    let billed = lease.closed_at.expect("closed") - lease.created_at;
+    eprintln!("crash-looping service: {billed} block(s) billed, close reason {:?}", lease.close_reason);
+    // Five quick exits with back-off (0.5 + 1 + 2 + 4 s) plus the close: well under 30 blocks
+    // at the devnet's 1 s blocks; the old behaviour billed until a 15-minute timer.
+    assert!(billed <= 30, "billed {billed} blocks");
+}

@@ -211,7 +211,7 @@ impl HostRuntime {
 
     /// A replica's listening socket for `port`: `<data>/s/<hash>/<port>/sock`. Every directory on
     /// the way is the provider's; no sandbox can write one, so the path cannot be redirected.
-    fn socket_path(&self, lease: &LeaseId, replica: &str, port: u16) -> PathBuf {
+    pub fn socket_path(&self, lease: &LeaseId, replica: &str, port: u16) -> PathBuf {
         self.sock_dir(lease, replica).join(port.to_string()).join("sock")
     }
 

@@ -113,6 +113,9 @@ pub fn hidden_paths(secrets: &[PathBuf], mounted: &[PathBuf]) -> Vec<PathBuf> {
             out.push(real);
         }
     }
+    // One tmpfs covers everything under it; a nested one would leave its mount point behind.
+    let all = out.clone();
+    out.retain(|p| !all.iter().any(|q| q != p && p.starts_with(q)));
     out
 }
 
@@ -332,6 +335,8 @@ mod tests {
         assert_eq!(hidden_paths(std::slice::from_ref(&link), &mounted), vec![want.clone()]);
         assert_eq!(hidden_paths(&[dotted], &mounted), vec![want.clone()]);
         assert_eq!(hidden_paths(&[link.join("keyring")], &mounted), vec![want.join("keyring")]);
+        // Nested secrets: only the outer one is covered.
+        assert_eq!(hidden_paths(&[link.join("keyring"), link.clone()], &mounted), vec![want.clone()]);
         // Outside every mount: nothing to hide (the sandbox cannot see it anyway).
         assert!(hidden_paths(&[tmp.path().join("elsewhere")], &mounted).is_empty());
     }
