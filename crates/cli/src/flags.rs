@@ -309,7 +309,8 @@ pub struct BidsArgs {
 pub enum LeaseCommand {
     /// Accept a provider's open bids on a deployment (one lease per group it bid on).
     Create(LeaseCreate),
-    /// Close a deployment's leases (tenant), or one lease by id (tenant or provider).
+    /// Close a deployment's leases (tenant), or one lease by id (its tenant, or its provider:
+    /// then the provider's close, as `bid close` sends, is used).
     Close(LeaseClose),
     /// Provider: pay out what leases earned so far.
     Withdraw(LeaseWithdraw),

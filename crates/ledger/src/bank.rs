@@ -58,6 +58,12 @@ impl Exec<'_> {
         if amount.amount == 0 {
             return Err(LedgerError::ZeroAmount);
         }
+        // The escrow module must hold exactly what it owes (an invariant): coins sent to it
+        // would be owed to nobody. A plain send to the community pool is a donation, and allowed
+        // (like Cosmos's fund-community-pool).
+        if to == crate::exec::escrow_module() {
+            return Err(LedgerError::BlockedRecipient { address: to, module: "escrow" });
+        }
         self.transfer(&from, &to, amount)
     }
 }

@@ -24,6 +24,10 @@ pub enum LedgerError {
     InsufficientFunds { address: Address, have: Coin, need: Coin },
     #[error("amount must be positive")]
     ZeroAmount,
+    #[error(
+        "{address} is the {module} module's account: its coins move only by that module's rules (deposits go through deployments and bids)"
+    )]
+    BlockedRecipient { address: Address, module: &'static str },
     #[error("denomination {0:?} is not accepted here (allowed: {1})")]
     DenomNotAllowed(String, String),
 

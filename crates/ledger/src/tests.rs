@@ -115,6 +115,21 @@ fn send_moves_funds_and_refuses_overdrafts() {
 }
 
 #[test]
+fn sends_to_the_escrow_module_are_refused_and_to_the_community_pool_are_donations() {
+    let mut w = world();
+    let escrow = crate::escrow_module();
+    let before = w.chain.balance(&escrow);
+    let err = w.chain.run(w.tenant.tx(vec![Msg::Send { to: escrow, amount: Coin::new(51, DENOM) }]));
+    assert!(err.as_deref().is_some_and(|e| e.contains("escrow module's account")), "{err:?}");
+    assert_eq!(w.chain.balance(&escrow), before, "nothing moved");
+    assert_eq!(w.chain.balance(&w.tenant.address), FUNDS);
+    let pool = crate::community_pool();
+    let before = w.chain.balance(&pool);
+    assert_eq!(w.chain.run(w.tenant.tx(vec![Msg::Send { to: pool, amount: Coin::new(7, DENOM) }])), None);
+    assert_eq!(w.chain.balance(&pool), before + 7);
+}
+
+#[test]
 fn replays_wrong_chains_and_bad_signatures_are_refused() {
     let mut w = world();
     let to = Actor::new("friend").address;

@@ -103,9 +103,66 @@ impl GroupSpec {
     }
 }
 
+/// What makes `new` a different deployment than `old` (its groups as on the ledger): a group
+/// added, removed or renamed, other placement requirements, other resources or replica counts.
+/// Prices may change (leases keep the price they were made at). Empty: an update may go ahead.
+pub fn group_differences(old: &[GroupSpec], new: &[GroupSpec]) -> Vec<String> {
+    let mut out = Vec::new();
+    let names = |g: &[GroupSpec]| g.iter().map(|g| g.name.clone()).collect::<Vec<_>>();
+    if names(old) != names(new) {
+        out.push(format!("groups {:?} would become {:?}", names(old), names(new)));
+        return out;
+    }
+    for (o, n) in old.iter().zip(new) {
+        if o.requirements != n.requirements {
+            out.push(format!("group {}: placement requirements differ", o.name));
+        }
+        if o.resources.len() != n.resources.len() {
+            out.push(format!(
+                "group {}: {} resource unit(s) would become {}",
+                o.name,
+                o.resources.len(),
+                n.resources.len()
+            ));
+            continue;
+        }
+        for (i, (ou, nu)) in o.resources.iter().zip(&n.resources).enumerate() {
+            if ou.count != nu.count {
+                out.push(format!("group {} unit {i}: {} replica(s) would become {}", o.name, ou.count, nu.count));
+            }
+            if !ou.resources.same_compute_as(&nu.resources) {
+                out.push(format!("group {} unit {i}: CPU, memory, storage or GPU differ", o.name));
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn group_differences_name_what_changed_and_ignore_prices() {
+        let unit = |count, amount: u128| ResourceUnit {
+            resources: Resources::default(),
+            count,
+            price: DecCoin::new("uact", Dec::from_int(amount).unwrap_or_default()),
+        };
+        let group =
+            |name: &str, units| GroupSpec { name: name.into(), requirements: Default::default(), resources: units };
+        let old = vec![group("dc", vec![unit(1, 10)])];
+        assert!(group_differences(&old, &[group("dc", vec![unit(1, 99)])]).is_empty(), "a price change is fine");
+        let d = group_differences(&old, &[group("dc", vec![unit(2, 10)])]);
+        assert_eq!(d, vec!["group dc unit 0: 1 replica(s) would become 2"]);
+        let d = group_differences(&old, &[group("other", vec![unit(1, 10)])]);
+        assert!(d[0].starts_with("groups [\"dc\"] would become [\"other\"]"), "{d:?}");
+        let mut bigger = unit(1, 10);
+        bigger.resources.cpu =
+            Some(crate::resources::Cpu { attributes: vec![], units: crate::resources::ResourceValue(5000) });
+        let d = group_differences(&old, &[group("dc", vec![bigger])]);
+        assert!(d[0].contains("CPU, memory"), "{d:?}");
+    }
 
     #[test]
     fn denoms_follow_cosmos_rule() {

@@ -72,6 +72,22 @@ pub fn deploy(ctx: &Ctx, cmd: DeployCommand) -> anyhow::Result<ExitCode> {
             }
             DeployCommand::Update(args) => {
                 let sdl = load_sdl(&args.file)?;
+                // The ledger records only the new version; providers then refuse a manifest whose
+                // groups differ from what their leases pay for. Refuse it here, before it costs.
+                let owner = ctx.signer_address()?;
+                let info =
+                    ctx.client().deployment(&DeploymentId { owner, dseq: args.dseq }).await.map_err(client_error)?;
+                let on_ledger: Vec<_> = info.groups.iter().map(|g| g.spec.clone()).collect();
+                let diff = stratus_types::group::group_differences(&on_ledger, &sdl.groups);
+                if !diff.is_empty() {
+                    return Err(Failed(format!(
+                        "{} cannot update deployment {}: {}; an update may change images, commands, env and prices only — create a new deployment for other resources",
+                        args.file.display(),
+                        args.dseq,
+                        diff.join("; ")
+                    ))
+                    .into());
+                }
                 let result = ctx
                     .broadcast(vec![Msg::UpdateDeployment { dseq: args.dseq, version: sdl.manifest_version }])
                     .await?;
@@ -79,7 +95,6 @@ pub fn deploy(ctx: &Ctx, cmd: DeployCommand) -> anyhow::Result<ExitCode> {
                     &result,
                     &format!("deployment {} updated to version {}", args.dseq, sdl.version_hex()),
                 )?;
-                let owner = ctx.signer_address()?;
                 let bytes =
                     std::fs::read(&args.file).with_context(|| format!("cannot read {}", args.file.display()))?;
                 crate::cmd::tenant::keep_sdl(ctx, &owner, args.dseq, &bytes)?;
@@ -326,7 +341,19 @@ pub fn lease(ctx: &Ctx, cmd: LeaseCommand) -> anyhow::Result<ExitCode> {
                 if ids.is_empty() {
                     return Err(Failed(format!("no active lease matches {}", args.lease)).into());
                 }
-                let msgs = ids.into_iter().map(|lease| Msg::CloseLease { lease }).collect();
+                // The ledger lets the tenant close with CloseLease and the provider with CloseBid
+                // (a provider's own close of its bid-turned-lease): send the one that fits.
+                let me = ctx.signer_address()?;
+                let msgs = ids
+                    .into_iter()
+                    .map(|lease| {
+                        if lease.provider == me && lease.owner != me {
+                            Msg::CloseBid { bid: lease, reason: stratus_types::market::CloseReason::Unspecified }
+                        } else {
+                            Msg::CloseLease { lease }
+                        }
+                    })
+                    .collect();
                 let result = ctx.broadcast(msgs).await?;
                 ctx.print_submitted(&result, "lease(s) closed")?;
             }

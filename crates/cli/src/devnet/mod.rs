@@ -160,6 +160,29 @@ endpoint = "2""#,
     ]
 }
 
+/// The provider plans' port ranges are written from here; `init` moves them to the devnet's block.
+const PLAN_PORTS_FROM: u16 = 34000;
+/// Ports per devnet (three providers × 300).
+const PORT_BLOCK: u16 = 900;
+
+/// The first port of this devnet's block: one of the 900-port blocks from 20000 to 59600, the
+/// first one free (its providers' first ports bind) counting from a hash of the home's path, so
+/// each home has its own and two devnets made side by side get different ones.
+fn port_block(home: &Path) -> anyhow::Result<u16> {
+    use sha2::{Digest, Sha256};
+    const FIRST: u16 = 20000;
+    const BLOCKS: u16 = 44;
+    let key = fs::canonicalize(home).unwrap_or_else(|_| home.to_path_buf());
+    let h = Sha256::digest(key.display().to_string().as_bytes());
+    let start = u16::from_be_bytes([h[0], h[1]]) % BLOCKS;
+    let free = |base: u16| {
+        (0..3).all(|p| (0..10).all(|k| std::net::TcpListener::bind(("127.0.0.1", base + p * 300 + k)).is_ok()))
+    };
+    (0..BLOCKS).map(|k| FIRST + ((start + k) % BLOCKS) * PORT_BLOCK).find(|base| free(*base)).ok_or_else(|| {
+        anyhow!("no free block of {PORT_BLOCK} ports between {FIRST} and 60000 for the devnet's workloads")
+    })
+}
+
 fn provider_toml(p: &ProviderPlan, key: &str, node: &str, port: u16) -> String {
     format!(
         r#"# A simulated devnet provider written by `stratus up` ({summary}).
@@ -277,8 +300,12 @@ impl Devnet {
         let address_of = |name: &str| {
             report.accounts.iter().find(|a| a.name == name).map(|a| a.address.to_string()).unwrap_or_default()
         };
+        // Each devnet forwards workload ports from its own block, so two devnets on one machine
+        // never hand out the same port.
+        let shift = port_block(home)? - PLAN_PORTS_FROM;
         let mut providers = Vec::new();
-        for p in plans() {
+        for mut p in plans() {
+            p.ports = (p.ports.0 + shift, p.ports.1 + shift);
             let key = format!("provider-{}", p.name);
             let dir = PathBuf::from("providers").join(p.name);
             fs::create_dir_all(home.join(&dir))?;

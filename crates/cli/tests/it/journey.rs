@@ -93,7 +93,34 @@ fn deploy_bid_lease_withdraw_close() {
     std::thread::sleep(std::time::Duration::from_millis(300));
     let withdrawn = run(&["--from", "prov", "lease", "withdraw"]);
     assert!(stdout(&withdrawn).contains("lease_withdrawn"), "{}{}", stdout(&withdrawn), stderr(&withdrawn));
-    ok(&run(&["--from", "alice", "lease", "close", &dseq_s]));
+    // An update whose groups differ is refused before anything is sent, saying what differs.
+    let bigger = h.join("web-bigger.yaml");
+    std::fs::write(&bigger, std::fs::read_to_string(sdl).expect("sdl").replace("count: 1", "count: 2")).expect("write");
+    let version_before = status["deployment"]["deployment"]["version"].clone();
+    assert!(version_before.as_array().is_some_and(|v| v.len() == 32), "version in the status: {status}");
+    let refused = run(&["--from", "alice", "deploy", "update", &dseq_s, bigger.to_str().expect("utf-8")]);
+    assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("1 replica(s) would become 2") && stderr(&refused).contains("new deployment"),
+        "{}",
+        stderr(&refused)
+    );
+    let after = ok(&run(&["--from", "alice", "--output", "json", "deploy", "status", &dseq_s]));
+    assert_eq!(after["deployment"]["deployment"]["version"], version_before, "the version did not change");
+
+    // The provider closes the lease by its id, as `lease close`'s help says it may.
+    let l = &status["deployment"]["leases"][0]["id"];
+    let lease_id = format!(
+        "{}/{}/{}/{}/{}",
+        l["owner"].as_str().expect("owner"),
+        l["dseq"],
+        l["gseq"],
+        l["oseq"],
+        l["provider"].as_str().expect("provider")
+    );
+    ok(&run(&["--from", "prov", "lease", "close", &lease_id]));
+    let status = ok(&run(&["--from", "alice", "--output", "json", "deploy", "status", &dseq_s]));
+    assert_eq!(status["deployment"]["leases"][0]["state"], "closed", "{status}");
     ok(&run(&["--from", "alice", "deploy", "close", &dseq_s]));
 
     // A ledger refusal: exit 1 and one sentence naming the deployment.

@@ -128,7 +128,14 @@ impl Sim {
         let provider = self.providers[p].clone();
         match self.rng.below(16) {
             0 => {
-                let to = self.providers[p].address;
+                // Recipients: every known account, the module accounts included (a send into the
+                // escrow module once broke its invariant unseen).
+                let to = match self.rng.below(4) {
+                    0 => stratus_ledger::escrow_module(),
+                    1 => stratus_ledger::community_pool(),
+                    2 => self.tenants[(t + 1) % self.tenants.len()].address,
+                    _ => self.providers[p].address,
+                };
                 let amount = self.amount(10_000);
                 (tenant, Msg::Send { to, amount: Coin::new(amount, DENOM) })
             }
