@@ -174,6 +174,27 @@ impl Provider {
             return Ok(());
         }
         let Some(group) = info.groups.iter().find(|g| g.id.gseq == order.gseq) else { return Ok(()) };
+        // Bid at most once per order, whatever this process remembers: the ledger refuses a
+        // second bid, and a restarted provider (or a retry racing the first bid) must not try.
+        let mine: Vec<Bid> = self
+            .node
+            .all(
+                "/bids",
+                &Filter {
+                    owner: Some(order.owner),
+                    dseq: Some(order.dseq),
+                    provider: Some(self.address),
+                    ..Filter::default()
+                },
+            )
+            .await
+            .map_err(api)?;
+        if mine.iter().any(|b| b.id.order() == *order) {
+            let mut st = self.state();
+            let h = st.height;
+            st.bids.entry(order.clone()).or_insert(h);
+            return Ok(());
+        }
         let require: Vec<Attribute> =
             self.cfg.raw.bidding.require_attributes.iter().map(|(k, v)| Attribute::new(k.clone(), v.clone())).collect();
         let verdict = {

@@ -182,6 +182,21 @@ fn bid_win_lose_run_readopt_teardown_and_settle() {
     };
     assert!(price_of(&p1.address).parse::<f64>().unwrap() < price_of(&p2.address).parse::<f64>().unwrap());
 
+    // A provider restarted while its bid is open does not bid on the order again (the ledger
+    // would refuse: "already bid"); it looks its own bids up first.
+    p2.kill();
+    let p2 = ProviderProcess::start(h, &c2);
+    let bids_before = bids["items"].as_array().map_or(0, Vec::len);
+    wait_for("p2 to catch up on open orders", Duration::from_secs(20), || {
+        let log = std::fs::read_to_string(h.join("provider.log")).unwrap_or_default();
+        (log.matches("provider running").count() >= 3).then_some(())
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    let log = std::fs::read_to_string(h.join("provider.log")).unwrap_or_default();
+    assert!(!log.contains("already bid"), "a restarted provider bid twice:\n{log}");
+    let again = ok(&run(&["--from", "alice", "--output", "json", "bids", &d]));
+    assert_eq!(again["items"].as_array().map_or(0, Vec::len), bids_before);
+
     // Win (p1) and lose (p2). `lease create` sends the manifest kept by `deploy create`.
     let p1_before = balance(&nodec, &p1_addr);
     let alice_before = balance(&nodec, &alice);
