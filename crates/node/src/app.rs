@@ -426,6 +426,13 @@ impl BlockApp for NodeApp {
             dropped
         };
         drop(exec);
+        if self.config.check_invariants {
+            let snap = self.store.snapshot()?;
+            if let Err(broken) = stratus_ledger::check_invariants(&snap) {
+                tracing::error!(height, ?broken, "ledger invariants broken; halting");
+                anyhow::bail!("ledger invariants broken at height {height}: {}", broken.join("; "));
+            }
+        }
         if !hashes.is_empty() {
             tracing::info!(height, txs = hashes.len(), app_hash = %hex::encode(app_hash), "committed");
         }

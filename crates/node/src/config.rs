@@ -32,6 +32,11 @@ pub struct NodeConfig {
     /// Devnet faucet; absent on real networks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub faucet: Option<FaucetConfig>,
+    /// Check the ledger's invariants (supply, escrow, indexes) after every committed block and
+    /// halt on the first broken one, as Cosmos's crisis module does. Reads the whole state each
+    /// block: for devnets and debugging (the devnet turns it on), not for large chains.
+    #[serde(default)]
+    pub check_invariants: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,6 +59,7 @@ impl Default for NodeConfig {
             mempool_max_bytes: 64 << 20,
             commit_timeout_ms: 60_000,
             faucet: None,
+            check_invariants: false,
         }
     }
 }

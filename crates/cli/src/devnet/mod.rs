@@ -285,7 +285,13 @@ impl Devnet {
         ];
         params.auditor_aliases = vec![AuditorAlias { name: AKASH_AUDITOR.into(), auditor }];
         let config =
-            NodeConfig { api_addr: format!("127.0.0.1:{node_port}").parse()?, block_time_ms, ..NodeConfig::default() };
+            // A devnet is small: check the ledger's invariants after every block.
+            NodeConfig {
+                api_addr: format!("127.0.0.1:{node_port}").parse()?,
+                block_time_ms,
+                check_invariants: true,
+                ..NodeConfig::default()
+            };
         let report = init(
             home,
             InitOptions {
@@ -302,10 +308,10 @@ impl Devnet {
         };
         // Each devnet forwards workload ports from its own block, so two devnets on one machine
         // never hand out the same port.
-        let shift = port_block(home)? - PLAN_PORTS_FROM;
+        let base = port_block(home)?;
         let mut providers = Vec::new();
         for mut p in plans() {
-            p.ports = (p.ports.0 + shift, p.ports.1 + shift);
+            p.ports = (p.ports.0 - PLAN_PORTS_FROM + base, p.ports.1 - PLAN_PORTS_FROM + base);
             let key = format!("provider-{}", p.name);
             let dir = PathBuf::from("providers").join(p.name);
             fs::create_dir_all(home.join(&dir))?;
