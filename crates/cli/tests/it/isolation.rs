@@ -17,6 +17,8 @@ use stratus_types::address::Address;
 use stratus_types::gateway::ReplicaState;
 use stratus_types::market::{LeaseId, OrderId};
 
+use crate::provider::wait_for;
+
 fn address(seed: u8) -> Address {
     Address::from_public_key(&[seed; 32])
 }
@@ -96,17 +98,6 @@ fn sdl(services: &[(&str, &str, &str)]) -> String {
         s.push_str(&format!("  {name}:\n    dc:\n      profile: {name}\n      count: 1\n"));
     }
     s
-}
-
-fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 /// The line after `marker` in the lease's logs.

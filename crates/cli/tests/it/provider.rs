@@ -97,7 +97,7 @@ fn ok(out: &Output) -> serde_json::Value {
     serde_json::from_str(&stdout(out)).unwrap_or(serde_json::Value::Null)
 }
 
-fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
     let start = Instant::now();
     loop {
         if let Some(v) = f() {
