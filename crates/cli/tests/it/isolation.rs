@@ -283,6 +283,7 @@ print('PROBE', json.dumps({{
     'readable': [p for p in paths if readable(p)],
     'listable': [p for p in ['/var/log', '/home', {home:?}, {neighbour:?}, {data:?}] if listable(p)],
     'env': sorted(os.environ.keys()),
+    'certs': listable('/etc/ssl/certs'),
     'pid': os.getpid(),
 }}), flush=True)
 import time
@@ -304,6 +305,9 @@ time.sleep(600)
     let r = report(&rt, &me, "PROBE");
     assert_eq!(r["readable"], serde_json::json!([]), "secrets readable: {r}");
     assert_eq!(r["listable"], serde_json::json!([]), "host directories listable: {r}");
+    // What is allowed stays usable by the unprivileged workload (TLS needs the CA certificates).
+    let host_certs = std::fs::read_dir("/etc/ssl/certs").is_ok_and(|mut d| d.next().is_some());
+    assert_eq!(r["certs"], host_certs, "/etc/ssl/certs readable inside as on the host: {r}");
     let uid = r["uid"].as_u64().expect("uid");
     assert!(uid != 0 && r["euid"] == uid && r["gid"] == uid, "runs as root inside: {r}");
     assert_eq!(r["groups"], serde_json::json!([]), "supplementary groups kept: {r}");

@@ -71,6 +71,17 @@ pub struct HostRuntime {
     privileged: bool,
 }
 
+/// The TCP ports a service listens on (each gets a listening socket), sorted, once each.
+fn tcp_ports(svc: &Service) -> Vec<u16> {
+    svc.expose
+        .iter()
+        .filter(|e| e.proto == Protocol::Tcp)
+        .filter_map(|e| u16::try_from(e.port).ok())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect()
+}
+
 /// A globally exposed port of a service: (service, port, external port, protocol).
 pub fn global_ports(group: &ManifestGroup) -> Vec<(String, u32, u32, Protocol)> {
     let mut out = Vec::new();
@@ -340,14 +351,7 @@ impl HostRuntime {
         }
         // The replica's own listening sockets are not mounted into it: the supervisor binds them
         // in a directory the sandbox cannot see and passes them in by fd.
-        let ports: Vec<u16> = svc
-            .expose
-            .iter()
-            .filter(|e| e.proto == Protocol::Tcp)
-            .filter_map(|e| u16::try_from(e.port).ok())
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
-            .collect();
+        let ports = tcp_ports(svc);
         let listen: Vec<PathBuf> = ports.iter().map(|p| self.socket_path(&d.lease, &name, *p)).collect();
         // The group's other services this one may reach, by name, and only on the ports the
         // SDL's `expose.to` names: each such port's directory is mounted read-only.
@@ -542,8 +546,7 @@ impl Runtime for HostRuntime {
         // Every socket directory first: peers mount each other's.
         for svc in &d.group.services {
             for i in 0..svc.count {
-                for e in svc.expose.iter().filter(|e| e.proto == Protocol::Tcp) {
-                    let Ok(port) = u16::try_from(e.port) else { continue };
+                for port in tcp_ports(svc) {
                     if let Some(dir) = self.socket_path(&d.lease, &format!("{}-{i}", svc.name), port).parent() {
                         fs::create_dir_all(dir)?;
                     }

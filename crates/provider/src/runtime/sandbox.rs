@@ -185,10 +185,10 @@ pub fn bwrap_argv(plan: &SandboxPlan) -> Vec<String> {
         a.extend(["--perms".into(), "1777".into(), "--tmpfs".into(), t.into()]);
     }
     a.extend(["--perms", "0755", "--dir", "/root"].map(String::from));
-    let mut dests: Vec<&str> = vec![INNER_EXE];
-    dests.extend(plan.etc.iter().map(|_| "/etc/x"));
-    dests.extend(plan.tmpfs.iter().map(|(p, _)| p.as_str()));
-    dests.extend(plan.binds.iter().map(|(_, inside, _)| inside.as_str()));
+    let mut dests: Vec<String> = vec![INNER_EXE.into()];
+    dests.extend(plan.etc.iter().map(|e| format!("/etc/{e}")));
+    dests.extend(plan.tmpfs.iter().map(|(p, _)| p.clone()));
+    dests.extend(plan.binds.iter().map(|(_, inside, _)| inside.clone()));
     for dir in parent_dirs(&dests) {
         a.extend(["--perms".into(), "0755".into(), "--dir".into(), dir]);
     }
@@ -229,8 +229,12 @@ pub fn bwrap_argv(plan: &SandboxPlan) -> Vec<String> {
 /// The directories above `paths` that bubblewrap would have to create, parents first: not `/`,
 /// and nothing under a directory the sandbox already has (`/dev`, `/proc`, the host's program
 /// directories).
-fn parent_dirs(paths: &[&str]) -> Vec<String> {
-    let premade = ["/dev", "/proc", "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"];
+fn parent_dirs(paths: &[String]) -> Vec<String> {
+    let premade = |dir: &Path| {
+        dir.starts_with("/dev")
+            || dir.starts_with("/proc")
+            || SYSTEM_DIRS.iter().any(|d| dir.starts_with(Path::new("/").join(d)))
+    };
     let mut out: Vec<String> = Vec::new();
     for p in paths {
         let mut cur = Path::new(p).parent();
@@ -240,8 +244,7 @@ fn parent_dirs(paths: &[&str]) -> Vec<String> {
             cur = dir.parent();
         }
         for dir in chain.into_iter().rev() {
-            let under_premade = premade.iter().any(|m| Path::new(&dir).starts_with(m));
-            if !under_premade && !out.contains(&dir) {
+            if !premade(Path::new(&dir)) && !out.contains(&dir) {
                 out.push(dir);
             }
         }
@@ -302,7 +305,7 @@ mod tests {
         assert!(argv.contains(&format!("--perms 1777 --size {DEFAULT_SHM} --tmpfs /dev/shm")));
         assert!(argv.contains("--perms 1777 --tmpfs /tmp"));
         // Directories on the way to mounts are readable by the unprivileged workload.
-        for dir in ["/stratus", "/stratus/bin", "/etc"] {
+        for dir in ["/stratus", "/stratus/bin", "/etc", "/etc/ssl"] {
             assert!(argv.contains(&format!("--perms 0755 --dir {dir} ")), "{dir}: {argv}");
         }
         let bin = argv.find("--dir /stratus/bin").unwrap();
