@@ -74,15 +74,20 @@ impl ServerCertVerifier for Pinned {
     }
 }
 
-/// An HTTP client that accepts exactly the certificate with this sha256 fingerprint.
-pub fn pinned_http(fingerprint: &str) -> Result<reqwest::Client, ClientError> {
+/// A TLS client configuration that accepts exactly the certificate with this sha256 fingerprint.
+pub fn pinned_tls(fingerprint: &str) -> Result<rustls::ClientConfig, ClientError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
+    Ok(rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
         .with_safe_default_protocol_versions()
         .map_err(|e| ClientError::Api(e.to_string()))?
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(Pinned { fingerprint: fingerprint.to_string(), provider }))
-        .with_no_client_auth();
+        .with_no_client_auth())
+}
+
+/// An HTTP client that accepts exactly the certificate with this sha256 fingerprint.
+pub fn pinned_http(fingerprint: &str) -> Result<reqwest::Client, ClientError> {
+    let config = pinned_tls(fingerprint)?;
     reqwest::Client::builder()
         .tls_backend_preconfigured(config)
         .timeout(Duration::from_secs(60))

@@ -49,6 +49,8 @@ impl From<SubmitError> for ApiErr {
     fn from(e: SubmitError) -> ApiErr {
         let status = match &e {
             SubmitError::Invalid(_) => StatusCode::BAD_REQUEST,
+            SubmitError::Refused(_) => StatusCode::FORBIDDEN,
+            SubmitError::Unavailable(_) => StatusCode::NOT_FOUND,
             SubmitError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             SubmitError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
             SubmitError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -34,6 +34,12 @@ pub enum SubmitError {
     /// The transaction can never be admitted as it is (400).
     #[error("{0}")]
     Invalid(String),
+    /// Well-formed, but this node will not do it (403): the faucet's limits.
+    #[error("{0}")]
+    Refused(String),
+    /// This node does not offer it (404): no faucet.
+    #[error("{0}")]
+    Unavailable(String),
     /// Retry later (503).
     #[error("{0}")]
     Busy(String),
@@ -268,7 +274,7 @@ impl NodeApp {
     /// Devnet faucet: sends up to the configured grant to `to` and waits for the commit.
     pub async fn faucet(&self, to: Address, amount: Option<Coin>) -> Result<Submitted, SubmitError> {
         let Some(f) = &self.faucet else {
-            return Err(SubmitError::Invalid(
+            return Err(SubmitError::Unavailable(
                 "this node has no faucet (devnets enable it at `stratus node init --faucet`)".into(),
             ));
         };
@@ -277,14 +283,14 @@ impl NodeApp {
             Some(c) => {
                 let Some(max) = f.grant.iter().find(|g| g.denom == c.denom) else {
                     let denoms: Vec<&str> = f.grant.iter().map(|g| g.denom.as_str()).collect();
-                    return Err(SubmitError::Invalid(format!(
+                    return Err(SubmitError::Refused(format!(
                         "the faucet gives {}, not {}",
                         denoms.join(", "),
                         c.denom
                     )));
                 };
                 if c.amount > max.amount || c.amount == 0 {
-                    return Err(SubmitError::Invalid(format!(
+                    return Err(SubmitError::Refused(format!(
                         "the faucet gives between 1{} and {max} per request",
                         c.denom
                     )));

@@ -29,6 +29,10 @@ pub struct NodeConfig {
     pub mempool_max_bytes: usize,
     /// How long `POST /txs?wait=commit` waits before answering that the transaction is still pending.
     pub commit_timeout_ms: u64,
+    /// A client must send a request's headers within this, and its body within this again, or
+    /// its connection is cut (slow-loris).
+    #[serde(default = "default_request_timeout_ms")]
+    pub request_timeout_ms: u64,
     /// Devnet faucet; absent on real networks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub faucet: Option<FaucetConfig>,
@@ -58,10 +62,15 @@ impl Default for NodeConfig {
             mempool_max_txs: 50_000,
             mempool_max_bytes: 64 << 20,
             commit_timeout_ms: 60_000,
+            request_timeout_ms: default_request_timeout_ms(),
             faucet: None,
             check_invariants: false,
         }
     }
+}
+
+fn default_request_timeout_ms() -> u64 {
+    10_000
 }
 
 /// The files of a node home.

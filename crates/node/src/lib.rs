@@ -70,6 +70,7 @@ pub async fn run(
     };
     let block_time = Duration::from_millis(config.block_time_ms);
     let addr = config.api_addr;
+    let request_timeout = Duration::from_millis(config.request_timeout_ms);
     let app = Arc::new(NodeApp::open(store, config, faucet_key)?);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -81,13 +82,13 @@ pub async fn run(
     let engine = tokio::spawn(SoloEngine { block_time }.run(app.clone(), stopped));
     let closing = app.watch_closing();
     let router = api::router(Arc::clone(&app));
+    let limits = stratus_http::Limits { request_timeout, ..stratus_http::Limits::default() };
     let server = tokio::spawn(async move {
         let mut closing = closing;
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async move {
-                let _ = closing.wait_for(|c| *c).await;
-            })
-            .await
+        let closed = async move {
+            let _ = closing.wait_for(|c| *c).await;
+        };
+        stratus_http::serve(listener, router, limits, closed).await;
     });
     tokio::pin!(engine);
     let outcome = tokio::select! {

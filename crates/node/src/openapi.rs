@@ -23,6 +23,16 @@ mod tests {
     }
 
     #[test]
+    fn documented_event_kinds_are_the_ledgers() {
+        let doc: serde_json::Value = serde_json::from_str(super::DOCUMENT).unwrap();
+        let params = doc["paths"]["/events"]["get"]["parameters"].as_array().unwrap();
+        let kinds = params.iter().find(|p| p["name"] == "kinds").unwrap();
+        let documented: Vec<&str> =
+            kinds["schema"]["items"]["enum"].as_array().unwrap().iter().map(|k| k.as_str().unwrap()).collect();
+        assert_eq!(documented, stratus_types::event::Event::KINDS);
+    }
+
+    #[test]
     fn references_resolve() {
         let doc: serde_json::Value = serde_json::from_str(super::DOCUMENT).unwrap();
         let text = super::DOCUMENT;

@@ -83,7 +83,7 @@ impl ListParams {
                     }
                 }
                 "after" => {
-                    p.after = Some(hex::decode(value).map_err(|_| {
+                    p.after = Some(hex::decode(value).ok().filter(|a| !a.is_empty()).ok_or_else(|| {
                         QueryError::BadRequest("after: not a cursor (pass the `next` of the previous page)".into())
                     })?);
                 }
@@ -110,9 +110,6 @@ impl ListParams {
                 }
                 _ => {}
             }
-        }
-        if p.dseq.is_some() && p.owner.is_none() {
-            return Err(QueryError::BadRequest("dseq needs owner (a deployment is owner + dseq)".into()));
         }
         Ok(p)
     }
@@ -150,13 +147,8 @@ fn page<T>(
     p: &ListParams,
     mut keep: impl FnMut(&[u8], &[u8]) -> Result<Option<T>, QueryError>,
 ) -> Result<Page<T>, QueryError> {
-    if let Some(after) = &p.after
-        && !after.starts_with(prefix)
-    {
-        return Err(QueryError::BadRequest(
-            "after: this cursor belongs to another query (filters must stay the same across pages)".into(),
-        ));
-    }
+    // A cursor is a position in the key space: one from another query (or made up) is not an
+    // error, it just starts the page where it points.
     let mut cursor = p.after.clone();
     let mut items = Vec::new();
     let mut scanned = 0;
@@ -202,14 +194,14 @@ pub const LEASE_STATES: &[&str] = &["active", "insufficient_funds", "closed"];
 pub fn deployments(snap: &Snapshot, p: &ListParams) -> Result<Page<Deployment>, QueryError> {
     page(snap, &p.scoped(keys::DEPLOYMENT), p, |k, v| {
         let d: Deployment = decode(k, v)?;
-        Ok(p.state_is(d.state.as_str()).then_some(d))
+        Ok((p.state_is(d.state.as_str()) && p.owner_dseq_match(&d.id.owner, d.id.dseq)).then_some(d))
     })
 }
 
 pub fn groups(snap: &Snapshot, p: &ListParams) -> Result<Page<Group>, QueryError> {
     page(snap, &p.scoped(keys::GROUP), p, |k, v| {
         let g: Group = decode(k, v)?;
-        Ok(p.state_is(g.state.as_str()).then_some(g))
+        Ok((p.state_is(g.state.as_str()) && p.owner_dseq_match(&g.id.owner, g.id.dseq)).then_some(g))
     })
 }
 
@@ -219,12 +211,12 @@ pub fn orders(snap: &Snapshot, p: &ListParams) -> Result<Page<Order>, QueryError
         return page(snap, keys::OPEN_ORDER, p, |k, _| {
             let id = keys::parse_order_suffix(&k[keys::OPEN_ORDER.len()..])
                 .ok_or_else(|| QueryError::Internal("corrupt open-order index".into()))?;
-            get::<Order>(snap, &keys::order(&id))
+            Ok(get::<Order>(snap, &keys::order(&id))?.filter(|o| p.owner_dseq_match(&o.id.owner, o.id.dseq)))
         });
     }
     page(snap, &p.scoped(keys::ORDER), p, |k, v| {
         let o: Order = decode(k, v)?;
-        Ok(p.state_is(o.state.as_str()).then_some(o))
+        Ok((p.state_is(o.state.as_str()) && p.owner_dseq_match(&o.id.owner, o.id.dseq)).then_some(o))
     })
 }
 

@@ -28,6 +28,10 @@ pub struct ProviderConfig {
     pub host_uri: String,
     /// Where the gateway listens.
     pub listen: SocketAddr,
+    /// A client must send a request's headers within this, and its body within this again, or
+    /// its connection is cut (slow-loris). The TLS handshake has its own 10 s.
+    #[serde(default = "default_request_timeout_ms")]
+    pub request_timeout_ms: u64,
     /// Host name or address forwarded service ports are reached at.
     #[serde(default = "default_public_host")]
     pub public_host: String,
@@ -52,6 +56,10 @@ pub struct ProviderConfig {
 
 fn default_node() -> String {
     "http://127.0.0.1:26657".into()
+}
+
+fn default_request_timeout_ms() -> u64 {
+    10_000
 }
 
 fn default_public_host() -> String {

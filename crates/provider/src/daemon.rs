@@ -685,7 +685,11 @@ pub async fn run(
     let gateway_addr = listener.local_addr()?;
     let tls = crate::tls::TlsListener::new(listener, identity.acceptor()?)?;
     let router = crate::gateway::router(Arc::clone(&provider));
-    let gateway = tokio::spawn(async move { axum::serve(tls, router).await });
+    let limits = stratus_http::Limits {
+        request_timeout: Duration::from_millis(provider.cfg.raw.request_timeout_ms),
+        ..stratus_http::Limits::default()
+    };
+    let gateway = tokio::spawn(stratus_http::serve(tls, router, limits, std::future::pending()));
     on_ready(&Started { provider: Arc::clone(&provider), gateway: gateway_addr });
     tracing::info!(address = %provider.address, gateway = %gateway_addr, "provider running");
 

@@ -99,3 +99,54 @@ impl axum::serve::Listener for TlsListener {
         Ok(self.local)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::time::{Duration, Instant};
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+
+    /// The gateway's stack (TLS listener + the shared serve loop) cuts a client that sends its
+    /// headers a byte at a time, after the handshake.
+    #[tokio::test]
+    async fn a_slow_loris_client_is_cut_after_the_handshake() {
+        let dir = tempfile::tempdir().unwrap();
+        let identity = Identity::load_or_create(dir.path(), vec!["localhost".into()]).unwrap();
+        let tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = tcp.local_addr().unwrap();
+        let listener = TlsListener::new(tcp, identity.acceptor().unwrap()).unwrap();
+        let router = axum::Router::new().route("/status", axum::routing::get(|| async { "ok" }));
+        let limits = stratus_http::Limits { request_timeout: Duration::from_millis(500), body_bytes: 1024 };
+        tokio::spawn(stratus_http::serve(listener, router, limits, std::future::pending()));
+
+        let config = stratus_client::provider::pinned_tls(&identity.fingerprint()).unwrap();
+        let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+        let tcp = TcpStream::connect(addr).await.unwrap();
+        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+        let mut tls = connector.connect(name, tcp).await.unwrap();
+        let started = Instant::now();
+        let request = format!("GET /status HTTP/1.1\r\nHost: x\r\nX-Pad: {}\r\n\r\n", "a".repeat(100));
+        let mut answered = String::new();
+        for b in request.as_bytes() {
+            if tls.write_all(&[*b]).await.is_err() || tls.flush().await.is_err() {
+                break;
+            }
+            let mut buf = [0u8; 512];
+            match tokio::time::timeout(Duration::from_millis(100), tls.read(&mut buf)).await {
+                Ok(Ok(n)) => {
+                    answered = String::from_utf8_lossy(&buf[..n]).into_owned();
+                    break;
+                }
+                Ok(Err(_)) => break,
+                Err(_) => {}
+            }
+        }
+        let elapsed = started.elapsed();
+        assert!(elapsed < Duration::from_secs(5), "the slow client was served for {elapsed:?}");
+        assert!(answered.is_empty() || answered.starts_with("HTTP/1.1 408"), "{answered}");
+    }
+}

@@ -288,14 +288,16 @@ impl Snapshot {
         after: Option<&[u8]>,
         limit: usize,
     ) -> Result<stratus_ledger::Entries, StoreError> {
-        let start: Vec<u8> = after.map_or_else(
-            || prefix.to_vec(),
-            |a| {
+        // Strictly after `after`, but never before `prefix`: any cursor is a position, even one
+        // another query issued.
+        let start: Vec<u8> = match after {
+            Some(a) if a >= prefix => {
                 let mut s = a.to_vec();
                 s.push(0);
                 s
-            },
-        );
+            }
+            _ => prefix.to_vec(),
+        };
         let mut out = Vec::new();
         for item in self.state.range(start.as_slice()..).map_err(db)? {
             let (k, v) = item.map_err(db)?;
