@@ -213,6 +213,10 @@ pub struct RuntimeConfig {
     /// `host` (processes in bubblewrap sandboxes). `kubernetes` comes later.
     #[serde(default = "d_runtime")]
     pub kind: String,
+    /// The bubblewrap program the host runtime sandboxes workloads with (a name looked up in
+    /// `PATH`, or a path). Without a working one the provider does not bid, and says why.
+    #[serde(default = "d_bwrap")]
+    pub bwrap: String,
     /// Host ports handed to forwarded service ports, `first-last`.
     #[serde(default = "d_ports")]
     pub port_range: String,
@@ -240,6 +244,9 @@ pub struct RuntimeConfig {
 fn d_runtime() -> String {
     "host".into()
 }
+fn d_bwrap() -> String {
+    "bwrap".into()
+}
 fn d_ports() -> String {
     "32000-32999".into()
 }
@@ -260,6 +267,7 @@ impl Default for RuntimeConfig {
     fn default() -> RuntimeConfig {
         RuntimeConfig {
             kind: d_runtime(),
+            bwrap: d_bwrap(),
             port_range: d_ports(),
             log_max_bytes: d_log_bytes(),
             log_files: d_log_files(),

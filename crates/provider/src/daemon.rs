@@ -195,6 +195,11 @@ impl Provider {
             st.bids.entry(order.clone()).or_insert(h);
             return Ok(());
         }
+        if let Some(why) = self.runtime.unavailable() {
+            let mut st = self.state();
+            self.decision(&mut st, order, None, format!("runtime unavailable: {why}"));
+            return Ok(());
+        }
         let require: Vec<Attribute> =
             self.cfg.raw.bidding.require_attributes.iter().map(|(k, v)| Attribute::new(k.clone(), v.clone())).collect();
         let verdict = {
@@ -645,7 +650,11 @@ pub async fn run(
         provider: address.to_string(),
         max_restarts: cfg.raw.runtime.max_restarts,
         uid_base: cfg.raw.runtime.uid_base,
+        bwrap: cfg.raw.runtime.bwrap.clone(),
     }));
+    if let Some(why) = runtime.unavailable() {
+        tracing::error!("runtime unavailable: {why}; this provider will not bid until it is fixed and restarted");
+    }
     if let Some(w) = runtime.warning() {
         tracing::warn!("{w}");
     }

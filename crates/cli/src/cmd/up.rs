@@ -104,6 +104,11 @@ pub fn up(ctx: &Ctx, args: &UpArgs) -> anyhow::Result<ExitCode> {
     let say = Say { detach: args.detach || ctx.output == Output::Json };
     let block_time_ms =
         stratus_node::config::parse_duration_ms(&args.block_time).map_err(|e| anyhow!("--block-time {e}"))?;
+    // The devnet's providers sandbox workloads with bubblewrap: without it they could bid on
+    // nothing, so say so now rather than after a deployment waited for bids.
+    if let Err(why) = stratus_provider::runtime::host::probe_sandbox("bwrap") {
+        anyhow::bail!("the devnet's providers cannot run workloads: {why}");
+    }
     let devnet = if Devnet::exists(&ctx.home) {
         Devnet::load(&ctx.home)?
     } else {

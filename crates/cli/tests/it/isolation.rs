@@ -40,6 +40,7 @@ fn runtime(data: &Path, secrets: Vec<PathBuf>) -> HostRuntime {
         provider: address(9).to_string(),
         max_restarts: 3,
         uid_base: 3_000_000,
+        bwrap: "bwrap".into(),
     })
 }
 

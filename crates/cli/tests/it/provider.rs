@@ -86,6 +86,10 @@ command = ["{{stratus}}", "workload", "http-echo"]
     path
 }
 
+fn address_of(home: &Path, name: &str) -> Address {
+    stratus_client::keys::Keyring::new(home).show(name).expect("key").address
+}
+
 fn ok(out: &Output) -> serde_json::Value {
     assert!(
         out.status.success(),
@@ -257,11 +261,9 @@ fn bid_win_lose_run_readopt_teardown_and_settle() {
     assert!(err.contains("403") && err.contains("may not access"), "{err}");
     let err = rt().block_on(mallory_gw.lease_status(&lease_id)).unwrap_err().to_string();
     assert!(err.contains("403") && !err.contains("running"), "{err}");
-    let raw = reqwest::blocking::Client::builder().danger_accept_invalid_certs(true).build();
-    if let Ok(raw) = raw {
-        let r = raw.get(format!("{}/lease/{}/{dseq}/1/1/status", p1_rec.host_uri, alice)).send().expect("request");
-        assert_eq!(r.status().as_u16(), 401);
-    }
+    let raw = reqwest::blocking::Client::builder().danger_accept_invalid_certs(true).build().expect("client");
+    let r = raw.get(format!("{}/lease/{}/{dseq}/1/1/status", p1_rec.host_uri, alice)).send().expect("request");
+    assert_eq!(r.status().as_u16(), 401);
     // Resources that differ from what the lease pays for (the version matches the tampered
     // manifest, so only the resource check can catch it).
     let mut bigger = parsed.manifest.clone();
@@ -463,15 +465,36 @@ fn sandboxes_get_ram_shm_keep_persistent_data_and_see_no_secrets() {
     drop(p1);
 }
 
+/// A workload that cannot start is failed at once and its lease closed by the provider, so the
+/// tenant pays a few blocks; a provider whose runtime cannot run anything bids on nothing and
+/// tells the tenant why.
 #[test]
 fn an_image_the_host_cannot_run_fails_with_a_reason() {
     let home = tempfile::tempdir().expect("tempdir");
     let h = home.path();
     let _reaper = crate::devnet::Reaper(h.to_path_buf());
-    init(h, &["--account", "alice=10000000000uact", "--account", "p1=10000000000uact", "--block-time", "200ms"]);
+    init(
+        h,
+        &[
+            "--account",
+            "alice=10000000000uact",
+            "--account",
+            "p1=10000000000uact",
+            "--account",
+            "p2=10000000000uact",
+            "--block-time",
+            "200ms",
+        ],
+    );
     let node = NodeProcess::start(h, "200ms");
     let c1 = provider_config(&h.join("p1"), "p1", "", "1", "33300-33399", &node.url);
     let _p1 = ProviderProcess::start(h, &c1);
+    let c2 = provider_config(&h.join("p2"), "p2", "", "1", "33400-33499", &node.url);
+    let text = std::fs::read_to_string(&c2)
+        .expect("read")
+        .replace("[runtime]\n", "[runtime]\nbwrap = \"/nonexistent/bwrap\"\n");
+    std::fs::write(&c2, text).expect("write");
+    let _p2 = ProviderProcess::start(h, &c2);
     let run = |args: &[&str]| cli(h, &node.url, args);
     let sdl = h.join("nginx.yaml");
     std::fs::write(&sdl, HELLO.replace("hashicorp/http-echo:1.0", "nginx:1.27")).expect("write");
@@ -491,13 +514,50 @@ fn an_image_the_host_cannot_run_fails_with_a_reason() {
         let b = ok(&run(&["--from", "alice", "--output", "json", "bids", &d]));
         (b["items"].as_array().map_or(0, Vec::len) == 1).then_some(())
     });
+    // p2 has no sandbox: no bid, and its decision says why and how to fix it.
+    stratus_client::install_tls_provider();
+    let nodec = NodeClient::new(&node.url);
+    let p2_addr = address_of(h, "p2");
+    let p2_rec = rt().block_on(nodec.provider(&p2_addr)).expect("p2 registered");
+    let p2_gw = ProviderClient::new(&p2_rec, key(h, "alice")).expect("client");
+    let alice = address_of(h, "alice");
+    let dseq: u64 = d.parse().expect("dseq");
+    let why = wait_for("p2's decision", Duration::from_secs(20), || {
+        let ds = rt().block_on(p2_gw.decisions(&alice, dseq)).ok()?;
+        ds.into_iter().next()
+    });
+    assert!(why.bid.is_none(), "{why:?}");
+    assert!(
+        why.reason
+            .contains("runtime unavailable: bubblewrap (/nonexistent/bwrap) not found; apt-get install bubblewrap"),
+        "{}",
+        why.reason
+    );
+
     ok(&run(&["--from", "alice", "lease", "create", &d, "--provider", "p1"]));
+    let leased_at = rt().block_on(nodec.status()).expect("status").height;
     let status = wait_for("a failed status", Duration::from_secs(20), || {
         let s = ok(&run(&["--from", "alice", "--output", "json", "lease", "status", &d]));
         (s[0]["state"] == "failed").then_some(s)
     });
+    let failed_at = rt().block_on(nodec.status()).expect("status").height;
     let note = status[0]["services"][0]["replicas"][0]["message"].as_str().expect("message");
     assert!(note.contains("image nginx:1.27 is not runnable by the host runtime"), "{note}");
     let table = stdout(&run(&["--from", "alice", "lease", "status", &d]));
     assert!(table.contains("failed") && table.contains("not runnable"), "{table}");
+
+    // The provider closes the lease itself, with the reason on the ledger.
+    let lease = wait_for("the lease closed", Duration::from_secs(20), || {
+        let info = rt().block_on(nodec.deployment(&DeploymentId { owner: alice, dseq })).ok()?;
+        info.leases.into_iter().find(|l| l.closed_at.is_some())
+    });
+    let billed = lease.closed_at.expect("closed") - lease.created_at;
+    eprintln!(
+        "failed start: reported failed {} block(s) after the lease, {billed} block(s) billed, reason {:?}",
+        failed_at - leased_at,
+        lease.close_reason
+    );
+    assert_eq!(lease.close_reason, Some(stratus_types::market::CloseReason::WorkloadFailed));
+    // Lease, manifest, failure, close: a handful of 200 ms blocks, not minutes.
+    assert!(billed <= 15, "billed {billed} blocks for a workload that never started");
 }

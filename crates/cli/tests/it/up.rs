@@ -34,7 +34,12 @@ impl Home {
     /// `stratus --home H ARGS`, from inside the home (so `examples/hello.yaml` is not found there
     /// and the built-in copy is used).
     fn run(&self, args: &[&str]) -> Output {
+        self.run_with_path(args, &std::env::var("PATH").unwrap_or_default())
+    }
+
+    fn run_with_path(&self, args: &[&str], path: &str) -> Output {
         Command::new(env!("CARGO_BIN_EXE_stratus"))
+            .env("PATH", path)
             .arg("--home")
             .arg(self.path())
             .args(args)
@@ -357,4 +362,18 @@ fn a_crash_looping_service_fails_up_and_is_billed_only_until_the_provider_closes
     // Five quick exits with back-off (0.5 + 1 + 2 + 4 s) plus the close: well under 30 blocks
     // at the devnet's 1 s blocks; the old behaviour billed until a 15-minute timer.
     assert!(billed <= 30, "billed {billed} blocks");
+}
+
+/// Without bubblewrap the devnet's providers could run nothing: `up` says so at once, with the
+/// fix, instead of waiting for bids that cannot come.
+#[test]
+fn up_without_bubblewrap_stops_at_once_with_the_fix() {
+    let home = Home::new();
+    let started = std::time::Instant::now();
+    let out = home.run_with_path(&["up", "--detach"], "/nonexistent");
+    let said = err(&out);
+    assert!(!out.status.success(), "{said}");
+    assert!(said.contains("bubblewrap (bwrap) not found; apt-get install bubblewrap"), "{said}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10), "took {:?}", started.elapsed());
+    assert!(!home.path().join("devnet.json").exists(), "nothing was created");
 }

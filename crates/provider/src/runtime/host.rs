@@ -51,6 +51,8 @@ pub struct HostSettings {
     pub max_restarts: u32,
     /// First uid handed to leases (each lease gets its own, when the provider runs as root).
     pub uid_base: u32,
+    /// The bubblewrap program.
+    pub bwrap: String,
 }
 
 /// How many per-lease uids there are from `uid_base` on.
@@ -69,6 +71,31 @@ pub struct HostRuntime {
     hide: Vec<PathBuf>,
     /// Run by root: sandboxes run as per-lease uids. Otherwise as the provider's own uid.
     privileged: bool,
+    /// Why no sandbox can be made here (found once, at start).
+    unavailable: Option<String>,
+}
+
+/// Whether `bwrap` can make a sandbox on this machine: runs a trivial one with the namespaces
+/// every replica gets. The error says what is wrong and how to fix it.
+pub fn probe_sandbox(bwrap: &str) -> Result<(), String> {
+    let mut cmd = Command::new(bwrap);
+    if !nix::unistd::Uid::effective().is_root() {
+        cmd.arg("--unshare-user");
+    }
+    cmd.args(["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-net"])
+        .args(["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "true"])
+        .stdin(Stdio::null());
+    match cmd.output() {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(format!("bubblewrap ({bwrap}) not found; apt-get install bubblewrap"))
+        }
+        Err(e) => Err(format!("bubblewrap ({bwrap}) cannot run: {e}")),
+        Ok(o) if !o.status.success() => Err(format!(
+            "bubblewrap ({bwrap}) cannot make a sandbox here: {} (unprivileged user namespaces may be off: sysctl kernel.unprivileged_userns_clone=1, or run the provider as root)",
+            String::from_utf8_lossy(&o.stderr).trim()
+        )),
+        Ok(_) => Ok(()),
+    }
 }
 
 /// The TCP ports a service listens on (each gets a listening socket), sorted, once each.
@@ -169,6 +196,7 @@ impl HostRuntime {
         let root = host_root();
         let etc = host_etc();
         let hide = hidden_paths(&s.secrets, &mounted_dirs(&root, &etc));
+        let unavailable = probe_sandbox(&s.bwrap).err();
         HostRuntime {
             s,
             children: Mutex::new(HashMap::new()),
@@ -179,6 +207,7 @@ impl HostRuntime {
             etc,
             hide,
             privileged,
+            unavailable,
         }
     }
 
@@ -303,6 +332,7 @@ impl HostRuntime {
             Ok(())
         };
         let mut plan = SandboxPlan {
+            bwrap: self.s.bwrap.clone(),
             root: self.root.clone(),
             etc: self.etc.clone(),
             exe: self.s.exe.clone(),
@@ -732,6 +762,10 @@ impl Runtime for HostRuntime {
 
     fn warning(&self) -> Option<String> {
         self.warning.clone()
+    }
+
+    fn unavailable(&self) -> Option<String> {
+        self.unavailable.clone()
     }
 }
 

@@ -62,6 +62,9 @@ pub trait Runtime: Send + Sync {
     fn leases(&self) -> Vec<LeaseId>;
     /// A warning about what this runtime cannot enforce here (shown to operators and tenants).
     fn warning(&self) -> Option<String>;
+    /// Why this runtime cannot run workloads at all (no sandbox tool, no engine): the provider
+    /// then bids on nothing and records this as the reason.
+    fn unavailable(&self) -> Option<String>;
 }
 
 /// Where a log reader stopped, per replica log.

@@ -139,6 +139,8 @@ fn resolve(p: &Path) -> Option<PathBuf> {
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SandboxPlan {
+    /// The bubblewrap program (`runtime.bwrap`).
+    pub bwrap: String,
     pub root: Vec<RootEntry>,
     /// Allowed `/etc` entries (relative to `/etc`).
     pub etc: Vec<String>,
@@ -163,7 +165,7 @@ pub struct SandboxPlan {
 }
 
 pub fn bwrap_argv(plan: &SandboxPlan) -> Vec<String> {
-    let mut a: Vec<String> = vec!["bwrap".into(), "--die-with-parent".into(), "--new-session".into()];
+    let mut a: Vec<String> = vec![plan.bwrap.clone(), "--die-with-parent".into(), "--new-session".into()];
     if plan.user_namespace {
         a.push("--unshare-user".into());
     }
@@ -276,6 +278,7 @@ mod tests {
 
     fn plan() -> SandboxPlan {
         SandboxPlan {
+            bwrap: "bwrap".into(),
             root: vec![RootEntry::Dir("usr".into()), RootEntry::Symlink("bin".into(), "usr/bin".into())],
             etc: vec!["ld.so.cache".into(), "ssl/certs".into()],
             exe: PathBuf::from("/opt/x/stratus"),

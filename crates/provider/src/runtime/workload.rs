@@ -206,7 +206,7 @@ pub fn supervise(dir: &Path) -> anyhow::Result<()> {
         let mut child = match cmd.spawn() {
             Ok(c) => c,
             Err(e) => {
-                let fix = if e.kind() == std::io::ErrorKind::NotFound && spec.argv[0] == "bwrap" {
+                let fix = if e.kind() == std::io::ErrorKind::NotFound && spec.argv[0].ends_with("bwrap") {
                     "; install bubblewrap (apt-get install bubblewrap)"
                 } else {
                     ""
