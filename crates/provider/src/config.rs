@@ -9,12 +9,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow, bail};
 use serde::{Deserialize, Serialize};
-use stratus_sdl::units::{parse_bytes, parse_cpu_millis};
 use stratus_types::attributes::Attribute;
 use stratus_types::dec::Dec;
 use stratus_types::gpu::canonical_model;
+use stratus_types::units::{parse_bytes, parse_cpu_millis};
 
-use crate::inventory::{ClusterSpec, GpuDevice, NodeSpec};
+use crate::pure::inventory::{ClusterSpec, GpuDevice, NodeSpec};
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -318,7 +318,7 @@ impl ProviderConfig {
         }
         let cluster = match self.inventory.mode.as_str() {
             "declared" => declared(&self.inventory)?,
-            "detect" => crate::detect::detect(&self.inventory)?,
+            "detect" => crate::effects::detect::detect(&self.inventory)?,
             other => bail!("inventory.mode {other:?}: use `declared` or `detect`"),
         };
         let ports = parse_range(&self.runtime.port_range)?;

@@ -13,7 +13,7 @@ use stratus_types::manifest::{
     HttpOptions, ImageCredentials, ManifestGroup, Protocol, Service, ServiceExpose, ServiceParams, ServicePermissions,
     StorageParams, TeeParams,
 };
-use stratus_types::resources::{Endpoint, EndpointKind};
+use stratus_types::resources::Endpoint;
 
 use crate::diag::{Pos, Sink};
 use crate::model::{self, Model, SdlVersion};
@@ -104,7 +104,7 @@ pub(crate) fn build(version: SdlVersion, m: &Model, sink: &mut Sink) -> Built {
             }
 
             let expose = manifest_exposes(svc, svc_name, &sequence, sink);
-            let endpoints: Vec<Endpoint> = expose.iter().flat_map(expose_endpoints).collect();
+            let endpoints: Vec<Endpoint> = expose.iter().flat_map(ServiceExpose::endpoints).collect();
             let mut svc_resources = resources.to_resources();
             svc_resources.endpoints = endpoints.clone();
 
@@ -254,21 +254,6 @@ fn expose_less(a: &ServiceExpose, b: &ServiceExpose) -> bool {
         return a.proto.as_str() < b.proto.as_str();
     }
     a.global && !b.global
-}
-
-/// The endpoints a global expose needs: its leased IP (if any) and a shared-HTTP or random port.
-pub fn expose_endpoints(e: &ServiceExpose) -> Vec<Endpoint> {
-    if !e.global {
-        return Vec::new();
-    }
-    let mut eps = Vec::with_capacity(2);
-    if !e.ip.is_empty() {
-        eps.push(Endpoint { kind: EndpointKind::LeasedIp, sequence_number: e.endpoint_sequence_number });
-    }
-    let kind = if e.is_ingress() { EndpointKind::SharedHttp } else { EndpointKind::RandomPort };
-    eps.push(Endpoint { kind, sequence_number: 0 });
-    insertion_sort_by(&mut eps, |a, b| a.sequence_number < b.sequence_number);
-    eps
 }
 
 const NEXT_CASES: &[&str] = &["error", "timeout", "500", "502", "503", "504", "403", "404", "429", "off"];

@@ -153,73 +153,7 @@ fn parse_int_base0(s: &str) -> Option<i128> {
     }
 }
 
-/// `strconv.ParseFloat(s, 64)` for decimal input: optional sign, digits with an optional `.`, an
-/// optional exponent, or `inf`/`infinity`/`nan`. Hexadecimal floats (`0x1p4`) are not supported.
-pub(crate) fn parse_float(s: &str) -> Result<f64, String> {
-    let err = || format!("{s:?} is not a number");
-    let (sign, body) = match s.as_bytes().first() {
-        Some(b'-') => (-1.0, &s[1..]),
-        Some(b'+') => (1.0, &s[1..]),
-        _ => (1.0, s),
-    };
-    let lower = body.to_ascii_lowercase();
-    if lower == "inf" || lower == "infinity" {
-        return Ok(sign * f64::INFINITY);
-    }
-    if lower == "nan" && body.len() == s.len() {
-        return Ok(f64::NAN);
-    }
-    let b = body.as_bytes();
-    let mut i = 0;
-    let mut mantissa_digits = 0;
-    while i < b.len() && b[i].is_ascii_digit() {
-        i += 1;
-        mantissa_digits += 1;
-    }
-    if i < b.len() && b[i] == b'.' {
-        i += 1;
-        while i < b.len() && b[i].is_ascii_digit() {
-            i += 1;
-            mantissa_digits += 1;
-        }
-    }
-    if mantissa_digits == 0 {
-        return Err(err());
-    }
-    if i < b.len() && (b[i] == b'e' || b[i] == b'E') {
-        i += 1;
-        if i < b.len() && (b[i] == b'+' || b[i] == b'-') {
-            i += 1;
-        }
-        let start = i;
-        while i < b.len() && b[i].is_ascii_digit() {
-            i += 1;
-        }
-        if i == start {
-            return Err(err());
-        }
-    }
-    if i != b.len() {
-        return Err(err());
-    }
-    let value: f64 = body.parse().map_err(|_| err())?;
-    if value.is_infinite() {
-        return Err(format!("{s:?} is out of range"));
-    }
-    Ok(sign * value)
-}
-
-/// `strconv.ParseUint(s, 10, bits)`: ASCII digits only, no sign, no underscores.
-pub(crate) fn parse_uint(s: &str, bits: u32) -> Result<u64, String> {
-    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!("{s:?} is not an unsigned integer"));
-    }
-    let max = if bits >= 64 { u64::MAX } else { (1u64 << bits) - 1 };
-    match s.parse::<u64>() {
-        Ok(v) if v <= max => Ok(v),
-        _ => Err(format!("{s:?} is larger than {max}")),
-    }
-}
+pub(crate) use stratus_types::units::{parse_float, parse_uint};
 
 /// A semantic version, as `blang/semver` `ParseTolerant` reads it.
 #[derive(Clone, Debug, PartialEq, Eq)]

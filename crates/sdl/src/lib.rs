@@ -12,7 +12,6 @@
 //! one found no error, so one mistake does not cascade into many.
 
 mod build;
-pub use build::expose_endpoints;
 mod checks;
 mod decode;
 mod diag;
@@ -20,7 +19,7 @@ mod fast;
 mod gocompat;
 mod model;
 mod resources;
-pub mod units;
+pub use stratus_types::units;
 mod validate;
 mod yaml;
 

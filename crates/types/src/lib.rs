@@ -22,3 +22,4 @@ pub mod params;
 pub mod placement;
 pub mod resources;
 pub mod tx;
+pub mod units;

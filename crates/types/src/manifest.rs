@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::gojson;
-use crate::resources::{Resources, null_as_empty};
+use crate::resources::{Endpoint, EndpointKind, Resources, null_as_empty};
 
 /// A deployment's manifest: one group per placement, sorted by name.
 pub type Manifest = Vec<ManifestGroup>;
@@ -92,6 +92,22 @@ impl ServiceExpose {
     /// Global TCP on external port 80 goes through the shared HTTP ingress.
     pub fn is_ingress(&self) -> bool {
         self.proto == Protocol::Tcp && self.global && self.effective_external_port() == 80
+    }
+
+    /// The endpoints a global expose needs: its leased IP (if any) and a shared-HTTP or random
+    /// port, by sequence number (stable: the IP's first when both are 0, as Akash orders them).
+    pub fn endpoints(&self) -> Vec<Endpoint> {
+        if !self.global {
+            return Vec::new();
+        }
+        let mut eps = Vec::with_capacity(2);
+        if !self.ip.is_empty() {
+            eps.push(Endpoint { kind: EndpointKind::LeasedIp, sequence_number: self.endpoint_sequence_number });
+        }
+        let kind = if self.is_ingress() { EndpointKind::SharedHttp } else { EndpointKind::RandomPort };
+        eps.push(Endpoint { kind, sequence_number: 0 });
+        eps.sort_by_key(|e| e.sequence_number);
+        eps
     }
 }
 

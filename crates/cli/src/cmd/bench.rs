@@ -312,8 +312,8 @@ fn settlement_state(leases: u64) -> anyhow::Result<(f64, stratus_ledger::AccessC
 
 /// Best-fit against greedy first-fit on the same churning request stream, several seeds.
 pub fn packing(args: &crate::flags::BenchPacking) -> anyhow::Result<ExitCode> {
-    use stratus_provider::inventory::Strategy;
-    use stratus_provider::packing::{Scenario, simulate};
+    use crate::cmd::packing::{Scenario, simulate};
+    use stratus_provider::pure::inventory::Strategy;
     let (mut ours, mut greedy, mut ours_gpus, mut greedy_gpus) = (0u64, 0u64, 0u64, 0u64);
     for seed in 1..=args.seeds {
         let s = Scenario {

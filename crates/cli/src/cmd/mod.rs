@@ -6,6 +6,7 @@ mod keys;
 mod load;
 mod market;
 pub mod node;
+mod packing;
 mod provider;
 mod query;
 mod sdl;

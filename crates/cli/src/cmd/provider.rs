@@ -183,10 +183,17 @@ fn run_daemon(ctx: &Ctx, config: &std::path::Path) -> anyhow::Result<ExitCode> {
     crate::cmd::node::init_tracing();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let home = ctx.home.clone();
-    rt.block_on(stratus_provider::daemon::run(cfg, key, &home, exe, crate::cmd::node::shutdown_signal(), |s| {
-        println!("provider {}: gateway on https://{}", s.provider.address, s.gateway);
-        let _ = std::io::stdout().flush();
-    }))?;
+    rt.block_on(stratus_provider::effects::daemon::run(
+        cfg,
+        key,
+        &home,
+        exe,
+        crate::cmd::node::shutdown_signal(),
+        |s| {
+            println!("provider {}: gateway on https://{}", s.provider.address, s.gateway);
+            let _ = std::io::stdout().flush();
+        },
+    ))?;
     // Workloads keep running; the next start adopts them.
     rt.shutdown_timeout(std::time::Duration::from_secs(1));
     Ok(ExitCode::SUCCESS)

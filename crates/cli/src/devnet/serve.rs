@@ -67,7 +67,7 @@ async fn run(devnet: &Devnet) -> anyhow::Result<()> {
         let shutdown = stopped(&providers_rx);
         let (home, exe, name, ready) = (home.clone(), exe.clone(), p.name.clone(), ready_tx.clone());
         providers.push(tokio::spawn(async move {
-            let result = stratus_provider::daemon::run(cfg, key, &home, exe, shutdown, |s| {
+            let result = stratus_provider::effects::daemon::run(cfg, key, &home, exe, shutdown, |s| {
                 tracing::info!(provider = %name, gateway = %s.gateway, "devnet provider up");
                 let _ = ready.try_send(name.clone());
             })

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use stratus_provider::config::ImageRule;
-use stratus_provider::inventory::{ReplicaPlacement, Reservation};
+use stratus_provider::pure::inventory::{ReplicaPlacement, Reservation};
 use stratus_provider::runtime::host::{HostRuntime, HostSettings};
 use stratus_provider::runtime::{LeaseDeployment, Runtime};
 use stratus_types::address::Address;

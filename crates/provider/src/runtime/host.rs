@@ -21,11 +21,12 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 use stratus_types::attributes::glob_match;
-use stratus_types::gateway::{ForwardedPort, LogLine, ReplicaState, ReplicaStatus, ServiceStatus};
+use stratus_types::gateway::{ForwardedPort, LeaseEvent, LogLine, ReplicaState, ReplicaStatus, ServiceStatus};
 use stratus_types::manifest::{ManifestGroup, Protocol, Service};
 use stratus_types::market::LeaseId;
 
 use crate::config::ImageRule;
+use crate::pure::reconcile::{ObservedLease, ObservedReplica};
 use crate::runtime::sandbox::{
     INNER_EXE, RootEntry, SandboxPlan, base_env, bwrap_argv, hidden_paths, host_etc, host_root, mounted_dirs,
     passwd_group,
@@ -631,8 +632,64 @@ impl Runtime for HostRuntime {
         if !started.is_empty() {
             append_event(&self.events_path(&d.lease), "deployed", format!("started {}", started.join(", ")));
         }
+        // The runtime's own record of what it runs (the version `observe` reports).
+        let text = serde_json::to_vec_pretty(d).map_err(|e| RuntimeError::Io(e.to_string()))?;
+        let tmp = lease_dir.join("deployment.json.tmp");
+        fs::write(&tmp, text)?;
+        fs::rename(&tmp, lease_dir.join("deployment.json"))?;
         self.forward(d);
         Ok(())
+    }
+
+    fn observe(&self) -> BTreeMap<LeaseId, ObservedLease> {
+        let mut out = BTreeMap::new();
+        for d in self.deployments() {
+            // Supervisors restart their replica themselves (`restarting`); a replica is `stopped`
+            // only when its supervisor is gone (the machine rebooted, `stratus down`): no crash,
+            // so the plan starts it again at once.
+            let replicas = self
+                .status(&d)
+                .into_iter()
+                .flat_map(|s| {
+                    let name = s.name.clone();
+                    s.replicas.into_iter().map(move |r| ObservedReplica {
+                        name: format!("{name}-{}", r.index),
+                        state: r.state,
+                        crashes: 0,
+                        exited_at_ms: None,
+                        message: r.message,
+                        exit_code: None,
+                    })
+                })
+                .collect();
+            out.insert(d.lease.clone(), ObservedLease { version: d.version(), replicas });
+        }
+        out
+    }
+
+    fn restart(&self, lease: &LeaseId, _replica: &str) -> Result<(), RuntimeError> {
+        // Deploying again starts every replica whose supervisor is gone and touches nothing
+        // that runs.
+        let d = self
+            .deployment(lease)
+            .ok_or_else(|| RuntimeError::Invalid(format!("lease {lease} is not deployed here")))?;
+        self.deploy(&d)
+    }
+
+    fn events_since(&self, lease: &LeaseId, cursor: &mut LogCursor) -> Vec<LeaseEvent> {
+        let text = fs::read_to_string(self.events_path(lease)).unwrap_or_default();
+        let offset = cursor.positions.entry("events".into()).or_insert((0, 0));
+        let from = (offset.1 as usize).min(text.len());
+        let complete = text[from..].rfind('\n').map_or(from, |i| from + i + 1);
+        let events = text[from..complete].lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+        offset.1 = complete as u64;
+        events
+    }
+
+    fn resume(&self) {
+        for d in self.deployments() {
+            self.forward(&d);
+        }
     }
 
     fn status(&self, d: &LeaseDeployment) -> Vec<ServiceStatus> {
@@ -750,16 +807,6 @@ impl Runtime for HostRuntime {
         fs::remove_dir_all(&dir).map_err(|e| RuntimeError::Io(format!("deleting {}: {e}", dir.display())))
     }
 
-    fn leases(&self) -> Vec<LeaseId> {
-        let Ok(entries) = fs::read_dir(self.s.data_dir.join("leases")) else { return Vec::new() };
-        entries
-            .flatten()
-            .filter_map(|e| fs::read(e.path().join("lease.json")).ok())
-            .filter_map(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-            .filter_map(|v| serde_json::from_value(v["lease"].clone()).ok())
-            .collect()
-    }
-
     fn warning(&self) -> Option<String> {
         self.warning.clone()
     }
@@ -772,5 +819,20 @@ impl Runtime for HostRuntime {
 impl HostRuntime {
     pub fn lease_dir_of(&self, lease: &LeaseId) -> PathBuf {
         self.lease_dir(lease)
+    }
+
+    /// What this runtime deployed for `lease`, from its own record.
+    fn deployment(&self, lease: &LeaseId) -> Option<LeaseDeployment> {
+        serde_json::from_slice(&fs::read(self.lease_dir(lease).join("deployment.json")).ok()?).ok()
+    }
+
+    /// Everything this runtime has deployed (leases with a record of what they run).
+    fn deployments(&self) -> Vec<LeaseDeployment> {
+        let Ok(entries) = fs::read_dir(self.s.data_dir.join("leases")) else { return Vec::new() };
+        entries
+            .flatten()
+            .filter_map(|e| fs::read(e.path().join("deployment.json")).ok())
+            .filter_map(|b| serde_json::from_slice(&b).ok())
+            .collect()
     }
 }

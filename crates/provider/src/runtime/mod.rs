@@ -1,13 +1,21 @@
-//! Runtimes run what a lease's manifest describes. The trait is what the lease manager needs from
-//! any backend, shaped so a Kubernetes backend fits it: a lease is a namespace; `deploy` applies
-//! the lease's services (Deployments or StatefulSets with their volumes, Services for ports) and
-//! is idempotent (a manifest update re-applies); `status` reads replica state back; `logs` reads
-//! container logs; `teardown` deletes the namespace and its volumes; `leases` lists what exists,
-//! so a restarted provider adopts instead of recreating.
+//! Runtimes run what a lease's manifest describes. [`Runtime`] is the provider's boundary to
+//! them: the daemon holds an `Arc<dyn Runtime>` and knows nothing else about a backend. It is
+//! shaped so a Kubernetes backend fits: a lease is a namespace; `deploy` applies the lease's
+//! services (Deployments or StatefulSets with their volumes, Services for ports) and is
+//! idempotent (a manifest update re-applies, volumes stay); `observe` reads what runs back, with
+//! the version of the deployment it runs; `logs` reads container logs; `teardown` deletes the
+//! namespace and its volumes, and is finished on the next start if interrupted.
+//!
+//! What a runtime owns it keeps to itself: the provider's lease records and event log live in the
+//! provider's store ([`crate::effects::store`]), which no runtime opens, and no runtime's files
+//! are opened by the daemon or the gateway. Log cursors are opaque.
 //!
 //! [`host::HostRuntime`] is the embedded default: each replica is a process tree in a bubblewrap
-//! sandbox under a supervisor process that outlives provider restarts.
+//! sandbox under a supervisor process that outlives provider restarts. [`fake::FakeRuntime`]
+//! (tests, or the `testkit` feature) keeps everything in memory.
 
+#[cfg(any(test, feature = "testkit"))]
+pub mod fake;
 pub mod host;
 pub mod logs;
 pub mod sandbox;
@@ -17,11 +25,12 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use stratus_types::gateway::{LogLine, ServiceStatus};
+use stratus_types::gateway::{LeaseEvent, LogLine, ServiceStatus};
 use stratus_types::manifest::ManifestGroup;
 use stratus_types::market::LeaseId;
 
-use crate::inventory::Reservation;
+use crate::pure::inventory::Reservation;
+use crate::pure::reconcile::ObservedLease;
 
 /// What to run for one lease.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,6 +40,14 @@ pub struct LeaseDeployment {
     pub reservation: Reservation,
     /// Host ports for forwarded service ports: `"<service>:<port>"` → host port.
     pub host_ports: BTreeMap<String, u16>,
+}
+
+impl LeaseDeployment {
+    /// Names what is deployed: a runtime reports it back, so the reconcile plan can tell a
+    /// deployment that is up to date from one to (re)apply.
+    pub fn version(&self) -> String {
+        hex::encode(&Sha256::digest(serde_json::to_vec(self).unwrap_or_default())[..16])
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -48,18 +65,25 @@ impl From<std::io::Error> for RuntimeError {
 }
 
 pub trait Runtime: Send + Sync {
-    /// Creates or updates everything the lease runs. Idempotent.
+    /// Creates or updates everything the lease runs. Idempotent; volumes are kept.
     fn deploy(&self, d: &LeaseDeployment) -> Result<(), RuntimeError>;
+    /// What runs, per lease: the deployed version and each replica's state.
+    fn observe(&self) -> BTreeMap<LeaseId, ObservedLease>;
+    /// Starts one exited replica again (the reconcile plan decides when).
+    fn restart(&self, lease: &LeaseId, replica: &str) -> Result<(), RuntimeError>;
     /// Service and replica state, with the URIs the world reaches them at.
     fn status(&self, d: &LeaseDeployment) -> Vec<ServiceStatus>;
     /// The last `tail` lines (all services, or one) and a cursor to read on from.
     fn logs(&self, lease: &LeaseId, service: Option<&str>, tail: usize) -> (Vec<LogLine>, LogCursor);
     /// Lines written since `cursor`.
     fn logs_since(&self, lease: &LeaseId, service: Option<&str>, cursor: &mut LogCursor) -> Vec<LogLine>;
+    /// The runtime's own events about a lease (replicas started, exited, failed) since `cursor`.
+    fn events_since(&self, lease: &LeaseId, cursor: &mut LogCursor) -> Vec<LeaseEvent>;
     /// Stops everything and deletes the lease's data, volumes included.
     fn teardown(&self, lease: &LeaseId) -> Result<(), RuntimeError>;
-    /// Leases that have something deployed.
-    fn leases(&self) -> Vec<LeaseId>;
+    /// After a provider restart: re-attaches what the runtime serves from the provider's process
+    /// (the host runtime's port forwarders). Restarts nothing.
+    fn resume(&self);
     /// A warning about what this runtime cannot enforce here (shown to operators and tenants).
     fn warning(&self) -> Option<String>;
     /// Why this runtime cannot run workloads at all (no sandbox tool, no engine): the provider
@@ -67,10 +91,10 @@ pub trait Runtime: Send + Sync {
     fn unavailable(&self) -> Option<String>;
 }
 
-/// Where a log reader stopped, per replica log.
+/// Where a log or event reader stopped. Opaque: only the runtime that made it reads it.
 #[derive(Clone, Debug, Default)]
 pub struct LogCursor {
-    pub positions: BTreeMap<String, (u64, u64)>,
+    pub(crate) positions: BTreeMap<String, (u64, u64)>,
 }
 
 /// A short, stable, path-safe name for a lease (like Akash's namespace hash).

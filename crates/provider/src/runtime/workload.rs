@@ -22,6 +22,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 use stratus_types::gateway::{LeaseEvent, ReplicaState};
 
+use crate::pure::restart::{AfterExit, CRASH_WINDOW, after_exit};
 use crate::runtime::logs::LogWriter;
 
 pub fn now_ms() -> u64 {
@@ -124,39 +125,8 @@ fn cgroup_for(spec: &SupervisorSpec) -> Option<PathBuf> {
     Some(dir)
 }
 
-/// A run shorter than this that ends counts towards the crash loop.
-pub const CRASH_WINDOW: Duration = Duration::from_secs(60);
 /// A replica without ports counts as running once it has stayed up this long.
 pub const STABLE_AFTER: Duration = Duration::from_secs(2);
-/// Exit codes of the sandbox's init that no restart can fix (nothing to run, not found).
-const PERMANENT_EXITS: [i32; 2] = [126, 127];
-
-/// What the supervisor decides after a replica's run ended.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum AfterExit {
-    Restart { backoff: Duration },
-    Fail(String),
-}
-
-/// The restart policy, as a pure function: `crashes` counts runs in a row that ended within
-/// [`CRASH_WINDOW`] (this one included); `reason` is how this one ended.
-pub fn after_exit(crashes: u32, max_restarts: u32, code: Option<i32>, reason: &str, sandbox_error: bool) -> AfterExit {
-    if sandbox_error {
-        return AfterExit::Fail(format!("the sandbox cannot start: {reason}"));
-    }
-    if code.is_some_and(|c| PERMANENT_EXITS.contains(&c)) {
-        return AfterExit::Fail(reason.to_string());
-    }
-    if crashes >= max_restarts.max(1) {
-        return AfterExit::Fail(format!(
-            "crash loop: {crashes} exits in a row, each within {} s of starting; last: {reason}",
-            CRASH_WINDOW.as_secs()
-        ));
-    }
-    // 0.5 s, 1 s, 2 s, … 30 s.
-    let backoff = Duration::from_millis(500).saturating_mul(1 << crashes.saturating_sub(1).min(6));
-    AfterExit::Restart { backoff: backoff.min(Duration::from_secs(30)) }
-}
 
 fn bind_listeners(spec: &SupervisorSpec) -> anyhow::Result<Vec<UnixListener>> {
     use std::os::unix::fs::PermissionsExt;
@@ -454,38 +424,4 @@ pub fn http_echo(args: &[String]) -> anyhow::Result<()> {
         });
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_crash_loop_fails_after_the_limit_and_backs_off_in_between() {
-        let mut waits = Vec::new();
-        for crashes in 1..5 {
-            match after_exit(crashes, 5, Some(3), "exited (exit status: 3)", false) {
-                AfterExit::Restart { backoff } => waits.push(backoff.as_millis()),
-                AfterExit::Fail(why) => panic!("failed early: {why}"),
-            }
-        }
-        assert_eq!(waits, vec![500, 1000, 2000, 4000]);
-        let AfterExit::Fail(why) = after_exit(5, 5, Some(3), "exited (exit status: 3): boom", false) else {
-            panic!("a fifth crash in a row must fail the replica")
-        };
-        assert!(why.starts_with("crash loop: 5 exits in a row") && why.ends_with("boom"), "{why}");
-        // Back-off is capped.
-        assert_eq!(after_exit(9, 100, Some(1), "x", false), AfterExit::Restart { backoff: Duration::from_secs(30) });
-    }
-
-    #[test]
-    fn failures_no_restart_can_fix_fail_at_once() {
-        for code in [126, 127] {
-            assert!(matches!(after_exit(1, 5, Some(code), "stratus: cannot run x", false), AfterExit::Fail(_)));
-        }
-        let AfterExit::Fail(why) = after_exit(1, 5, Some(1), "bwrap: Can't mkdir /usr/x", true) else {
-            panic!("a sandbox that cannot be built is not retried")
-        };
-        assert!(why.starts_with("the sandbox cannot start"), "{why}");
-    }
 }

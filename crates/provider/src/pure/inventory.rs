@@ -14,11 +14,11 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use stratus_sdl::units::format_bytes;
 use stratus_types::gateway::{GpuAvailability, InventoryStatus, StoragePool};
 use stratus_types::gpu::canonical_model;
 use stratus_types::group::GroupSpec;
 use stratus_types::market::OrderId;
+use stratus_types::units::format_bytes;
 
 /// Akash's `MaxGroupVolumes`: volumes one replica may mount.
 pub const MAX_VOLUMES: usize = 4;

@@ -12,7 +12,7 @@ use stratus_types::group::GroupSpec;
 use stratus_types::market::OrderId;
 use stratus_types::resources::ResourceValue;
 
-use crate::inventory::{ClusterSpec, GpuDevice, Inventory, NodeSpec, Strategy};
+use stratus_provider::pure::inventory::{ClusterSpec, GpuDevice, Inventory, NodeSpec, Strategy};
 
 const GI: u64 = 1 << 30;
 

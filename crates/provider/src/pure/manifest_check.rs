@@ -46,7 +46,8 @@ pub fn check_group<'a>(manifest: &'a Manifest, spec: &GroupSpec) -> Result<&'a M
                 svc.name, unit.resources.id
             ));
         }
-        let needed: Vec<Endpoint> = svc.expose.iter().flat_map(stratus_sdl::expose_endpoints).collect();
+        let needed: Vec<Endpoint> =
+            svc.expose.iter().flat_map(stratus_types::manifest::ServiceExpose::endpoints).collect();
         if sorted(needed) != sorted(svc.resources.endpoints.clone()) {
             return Err(format!("service {}'s exposed ports do not match its endpoints", svc.name));
         }

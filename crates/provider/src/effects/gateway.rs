@@ -21,9 +21,8 @@ use stratus_types::gateway::{LeaseEvent, ManifestAccepted, ProviderStatus, Strea
 use stratus_types::manifest::Manifest;
 use stratus_types::market::{DeploymentId, LeaseId};
 
-use crate::daemon::Provider;
-use crate::manifest_check::{check_group, check_version};
-use crate::runtime::Runtime;
+use crate::effects::daemon::Provider;
+use crate::pure::manifest_check::{check_group, check_version};
 use crate::runtime::workload::now_ms;
 
 type P = Arc<Provider>;
@@ -253,24 +252,24 @@ async fn events(
         return Err(err(StatusCode::NOT_FOUND, format!("no lease {id} here")));
     }
     let follow = q.get("follow").is_some_and(|f| f == "true" || f == "1");
-    let path = p.runtime.events_path(&id);
     let (send, recv) = tokio::sync::mpsc::channel(256);
     tokio::spawn(async move {
-        let mut offset = 0usize;
+        // Two sources, read through their owners: the provider's own log (won, manifest, closed)
+        // and the runtime's (replicas started, exited, failed), merged by time.
+        let mut mine = crate::effects::store::EventCursor::default();
+        let mut runtimes = crate::runtime::LogCursor::default();
         let mut quiet = Duration::ZERO;
         loop {
-            let text = std::fs::read_to_string(&path).unwrap_or_default();
-            let complete = text.rfind('\n').map_or(0, |i| i + 1);
-            if complete > offset {
-                for l in text[offset..complete].lines() {
-                    if let Ok(e) = serde_json::from_str::<LeaseEvent>(l)
-                        && send.send(line(&StreamFrame::Event(e))).await.is_err()
-                    {
-                        return;
-                    }
-                }
-                offset = complete;
+            let mut batch = p.store.events_since(&id, &mut mine);
+            batch.extend(p.runtime.events_since(&id, &mut runtimes));
+            batch.sort_by_key(|e| e.time_ms);
+            if !batch.is_empty() {
                 quiet = Duration::ZERO;
+            }
+            for e in batch {
+                if send.send(line(&StreamFrame::Event(e))).await.is_err() {
+                    return;
+                }
             }
             if !follow || !p.state().leases.contains_key(&id) {
                 return;

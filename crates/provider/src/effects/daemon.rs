@@ -25,37 +25,16 @@ use stratus_types::market::{AuditedAttributes, Bid, CloseReason, Lease, LeaseId,
 use stratus_types::params::Params;
 use stratus_types::tx::{Msg, Tx, TxBody};
 
-use crate::bidengine::{Context as BidContext, Verdict, decide};
 use crate::config::Loaded;
-use crate::decisions::DecisionLog;
-use crate::inventory::{Inventory, Reservation, Strategy};
-use crate::pricing::Pricing;
+use crate::effects::store::LeaseStore;
+use crate::pure::bidengine::{Context as BidContext, Verdict, decide};
+use crate::pure::decisions::DecisionLog;
+use crate::pure::inventory::{Inventory, Strategy};
+use crate::pure::pricing::Pricing;
+use crate::pure::reconcile::{Action, LeaseRecord, Policy, View, plan};
+use crate::runtime::Runtime;
 use crate::runtime::host::{HostRuntime, HostSettings, global_ports};
-use crate::runtime::workload::{append_event, now_ms};
-use crate::runtime::{LeaseDeployment, Runtime, lease_key};
-
-/// What the provider keeps about a lease it won (`lease.json` in the lease's directory).
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct LeaseRecord {
-    pub lease: LeaseId,
-    pub reservation: Reservation,
-    pub won_at: u64,
-    pub manifest: Option<ManifestGroup>,
-    pub host_ports: BTreeMap<String, u16>,
-    /// Since when no replica has been running (for closing unstable leases).
-    pub unhealthy_since_ms: Option<u64>,
-}
-
-impl LeaseRecord {
-    pub fn deployment(&self) -> Option<LeaseDeployment> {
-        Some(LeaseDeployment {
-            lease: self.lease.clone(),
-            group: self.manifest.clone()?,
-            reservation: self.reservation.clone(),
-            host_ports: self.host_ports.clone(),
-        })
-    }
-}
+use crate::runtime::workload::now_ms;
 
 pub struct State {
     pub inventory: Inventory,
@@ -73,7 +52,9 @@ pub struct Provider {
     pub address: Address,
     key: SigningKey,
     pub node: NodeClient,
-    pub runtime: Arc<HostRuntime>,
+    pub runtime: Arc<dyn Runtime>,
+    /// The provider's own lease records and event logs.
+    pub store: LeaseStore,
     state: Mutex<State>,
     /// One transaction at a time: each needs the account's next sequence.
     tx_lock: tokio::sync::Mutex<()>,
@@ -97,25 +78,14 @@ impl Provider {
         lock(&self.state)
     }
 
-    fn lease_file(&self, lease: &LeaseId) -> PathBuf {
-        self.cfg.data_dir.join("leases").join(lease_key(lease)).join("lease.json")
-    }
-
     fn persist(&self, r: &LeaseRecord) {
-        let path = self.lease_file(&r.lease);
-        if let Some(dir) = path.parent() {
-            let _ = std::fs::create_dir_all(dir);
-        }
-        let tmp = path.with_extension("json.tmp");
-        if let Ok(text) = serde_json::to_vec_pretty(r)
-            && std::fs::write(&tmp, text).is_ok()
-        {
-            let _ = std::fs::rename(&tmp, &path);
+        if let Err(e) = self.store.save(r) {
+            tracing::error!(lease = %r.lease, error = %e, "cannot save the lease record");
         }
     }
 
     pub fn event(&self, lease: &LeaseId, kind: &str, message: String) {
-        append_event(&self.runtime.events_path(lease), kind, message);
+        self.store.append_event(lease, kind, message);
     }
 
     /// Signs and submits `msgs` (not waiting for the block); returns the transaction hash.
@@ -388,7 +358,9 @@ impl Provider {
         Some(LeaseStatus { lease: lease.clone(), state, message, services })
     }
 
-    /// Brings local state in line with the ledger's at `height`.
+    /// Brings local state in line with the ledger's at `height`: gathers the three views (the
+    /// ledger's active leases, the provider's records, what the runtime observes), asks the pure
+    /// plan what to do, and does it. Then bids and withdrawals.
     pub async fn reconcile(self: &Arc<Self>, height: u64) -> anyhow::Result<()> {
         self.state().height = height;
         let me = Some(self.address);
@@ -402,42 +374,37 @@ impl Provider {
             .all("/bids", &Filter { provider: me, state: Some("open".into()), ..Filter::default() })
             .await
             .map_err(api)?;
-        // New leases: won.
-        for lease in &active {
-            let known = self.state().leases.contains_key(&lease.id);
-            if known {
-                continue;
-            }
-            let info = self.node.deployment(&lease.id.deployment()).await.map_err(api)?;
-            let Some(group) = info.groups.iter().find(|g| g.id.gseq == lease.id.gseq) else { continue };
-            let adopted = self.adopt_lease(&mut self.state(), lease, &group.spec).is_some();
-            if adopted {
-                tracing::info!(lease = %lease.id, "won a lease; waiting for the manifest");
-                self.event(
-                    &lease.id,
-                    "lease_won",
-                    format!("lease created at height {}; waiting for the manifest", lease.created_at),
-                );
+        let runtime = Arc::clone(&self.runtime);
+        let observed = tokio::task::spawn_blocking(move || runtime.observe()).await?;
+        let bidding = &self.cfg.raw.bidding;
+        let policy = Policy {
+            manifest_timeout_blocks: bidding.manifest_timeout_blocks,
+            close_unstable_after_ms: bidding.close_unstable_after_secs * 1000,
+            max_restarts: self.cfg.raw.runtime.max_restarts,
+        };
+        let active_ids: Vec<LeaseId> = active.iter().map(|l| l.id.clone()).collect();
+        let actions = {
+            let st = self.state();
+            plan(&View {
+                height,
+                now_ms: now_ms(),
+                active: &active_ids,
+                records: &st.leases,
+                observed: &observed,
+                policy: &policy,
+            })
+        };
+        let mut close = Vec::new();
+        for action in actions {
+            if let Err(e) = self.carry_out(action, &active, &mut close).await {
+                tracing::warn!(error = %e, "reconciling");
             }
         }
-        // Leases that ended: tear down, delete data, free capacity.
-        let ended: Vec<LeaseId> = {
-            let st = self.state();
-            st.leases.keys().filter(|l| !active.iter().any(|a| &a.id == *l)).cloned().collect()
-        };
-        for lease in ended {
-            tracing::info!(%lease, "lease ended; tearing down");
-            let runtime = Arc::clone(&self.runtime);
-            let id = lease.clone();
-            if let Err(e) = tokio::task::spawn_blocking(move || runtime.teardown(&id)).await? {
-                tracing::warn!(%lease, error = %e, "teardown");
-            }
-            let mut st = self.state();
-            st.leases.remove(&lease);
-            st.inventory.release(&lease.order());
+        if !close.is_empty() {
+            let _ = self.send(close).await;
         }
         // Own bids: close those past the timeout; forget reservations of bids that are gone.
-        let timeout = self.cfg.raw.bidding.bid_timeout_blocks;
+        let timeout = bidding.bid_timeout_blocks;
         let stale: Vec<Bid> = open.iter().filter(|b| b.created_at + timeout <= height).cloned().collect();
         if !stale.is_empty() {
             let msgs =
@@ -459,68 +426,72 @@ impl Provider {
                 }
             }
         }
-        self.lease_duties(height).await;
+        self.withdraw(height).await;
         Ok(())
     }
 
-    /// Manifest timeouts, health, withdrawals.
-    async fn lease_duties(self: &Arc<Self>, height: u64) {
+    /// Does one action of the plan; closes are collected into one transaction.
+    async fn carry_out(self: &Arc<Self>, action: Action, active: &[Lease], close: &mut Vec<Msg>) -> anyhow::Result<()> {
+        match action {
+            Action::Adopt(id) => {
+                let Some(lease) = active.iter().find(|l| l.id == id) else { return Ok(()) };
+                let info = self.node.deployment(&id.deployment()).await.map_err(api)?;
+                let Some(group) = info.groups.iter().find(|g| g.id.gseq == id.gseq) else { return Ok(()) };
+                if self.adopt_lease(&mut self.state(), lease, &group.spec).is_some() {
+                    tracing::info!(lease = %id, "won a lease; waiting for the manifest");
+                    self.event(
+                        &id,
+                        "lease_won",
+                        format!("lease created at height {}; waiting for the manifest", lease.created_at),
+                    );
+                }
+            }
+            Action::Deploy(id) => {
+                let Some(d) = self.state().leases.get(&id).and_then(LeaseRecord::deployment) else { return Ok(()) };
+                let runtime = Arc::clone(&self.runtime);
+                if let Err(e) = tokio::task::spawn_blocking(move || runtime.deploy(&d)).await? {
+                    self.event(&id, "deploy_failed", e.to_string());
+                    return Err(anyhow!("deploying {id}: {e}"));
+                }
+            }
+            Action::Restart { lease, replica } => {
+                let runtime = Arc::clone(&self.runtime);
+                let (l, r) = (lease.clone(), replica.clone());
+                tokio::task::spawn_blocking(move || runtime.restart(&l, &r)).await??;
+                self.event(&lease, "replica_restarted", format!("{replica} started again"));
+            }
+            Action::Teardown(id) => {
+                tracing::info!(lease = %id, "lease ended; tearing down");
+                let runtime = Arc::clone(&self.runtime);
+                let l = id.clone();
+                tokio::task::spawn_blocking(move || runtime.teardown(&l)).await??;
+                self.store.remove(&id);
+                let mut st = self.state();
+                st.leases.remove(&id);
+                st.inventory.release(&id.order());
+            }
+            Action::Close { lease, reason, why } => {
+                tracing::warn!(%lease, %why, "closing the lease");
+                self.event(&lease, reason.as_str(), format!("closing the lease: {why}"));
+                close.push(Msg::CloseBid { bid: lease, reason });
+            }
+            Action::MarkUnhealthy { lease, since_ms } => {
+                let mut st = self.state();
+                if let Some(r) = st.leases.get_mut(&lease) {
+                    r.unhealthy_since_ms = since_ms;
+                    let r = r.clone();
+                    drop(st);
+                    self.persist(&r);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Withdraws periodically, and early when a deployment's funds run out soon.
+    async fn withdraw(self: &Arc<Self>, height: u64) {
         let records: Vec<LeaseRecord> = self.state().leases.values().cloned().collect();
         let bidding = &self.cfg.raw.bidding;
-        let mut close = Vec::new();
-        for r in &records {
-            if r.manifest.is_none() {
-                if r.won_at + bidding.manifest_timeout_blocks <= height {
-                    self.event(
-                        &r.lease,
-                        "manifest_timeout",
-                        format!("no manifest within {} blocks; closing", bidding.manifest_timeout_blocks),
-                    );
-                    close.push(Msg::CloseBid { bid: r.lease.clone(), reason: CloseReason::ManifestTimeout });
-                }
-                continue;
-            }
-            let Some(status) = self.lease_status(&r.lease) else { continue };
-            if status.state == LeaseRunState::Failed {
-                let why = status.message.clone().unwrap_or_else(|| "a replica cannot run".into());
-                self.event(&r.lease, "workload_failed", format!("closing the lease: {why}"));
-                tracing::warn!(lease = %r.lease, %why, "a replica failed; closing the lease");
-                close.push(Msg::CloseBid { bid: r.lease.clone(), reason: CloseReason::WorkloadFailed });
-                continue;
-            }
-            // Unhealthy: a replica exited and waits to restart, or is stopped. Starting (up, not
-            // yet serving) is not; a run between crashes never counts as healthy, because the
-            // supervisor says `running` only once a replica serves.
-            let unhealthy = status
-                .services
-                .iter()
-                .flat_map(|s| &s.replicas)
-                .any(|r| matches!(r.state, ReplicaState::Restarting | ReplicaState::Stopped));
-            let mut st = self.state();
-            let Some(rec) = st.leases.get_mut(&r.lease) else { continue };
-            match (unhealthy, rec.unhealthy_since_ms) {
-                (false, Some(_)) => rec.unhealthy_since_ms = None,
-                (true, None) => rec.unhealthy_since_ms = Some(now_ms()),
-                (true, Some(since))
-                    if bidding.close_unstable_after_secs > 0
-                        && now_ms() - since > bidding.close_unstable_after_secs * 1000 =>
-                {
-                    let why = status.message.clone().unwrap_or_default();
-                    drop(st);
-                    self.event(
-                        &r.lease,
-                        "unstable",
-                        format!("not running for {} s; closing the lease: {why}", bidding.close_unstable_after_secs),
-                    );
-                    close.push(Msg::CloseBid { bid: r.lease.clone(), reason: CloseReason::Unstable });
-                }
-                _ => {}
-            }
-        }
-        if !close.is_empty() {
-            let _ = self.send(close).await;
-        }
-        // Withdraw periodically, and early when a deployment's funds run out soon.
         let due = {
             let st = self.state();
             height >= st.last_withdraw + bidding.withdraw_period_blocks
@@ -549,25 +520,23 @@ impl Provider {
         }
     }
 
-    /// Reloads leases from disk and re-adopts their workloads (nothing is restarted that runs).
+    /// Reloads the provider's lease records and re-attaches the runtime (nothing that runs is
+    /// restarted; the first reconcile deploys what the runtime lost).
     fn restore(&self) {
-        let dir = self.cfg.data_dir.join("leases");
-        let Ok(entries) = std::fs::read_dir(&dir) else { return };
+        let (records, problems) = self.store.load_all();
+        for p in problems {
+            tracing::error!("an unreadable lease record was left in place: {p}");
+        }
         let mut st = self.state();
-        for e in entries.flatten() {
-            let Ok(bytes) = std::fs::read(e.path().join("lease.json")) else { continue };
-            let Ok(record) = serde_json::from_slice::<LeaseRecord>(&bytes) else { continue };
+        for record in records {
             if let Err(err) = st.inventory.restore(&record.reservation) {
                 tracing::warn!(lease = %record.lease, error = %err, "restoring a reservation");
-            }
-            if let Some(d) = record.deployment()
-                && let Err(err) = self.runtime.deploy(&d)
-            {
-                tracing::warn!(lease = %record.lease, error = %err, "re-adopting a lease");
             }
             tracing::info!(lease = %record.lease, "re-adopted");
             st.leases.insert(record.lease.clone(), record);
         }
+        drop(st);
+        self.runtime.resume();
     }
 }
 
@@ -630,7 +599,7 @@ pub async fn run(
     std::fs::create_dir_all(&cfg.data_dir).with_context(|| format!("creating {}", cfg.data_dir.display()))?;
     let host =
         cfg.raw.host_uri.trim_start_matches("https://").rsplit_once(':').map_or("localhost", |(h, _)| h).to_string();
-    let identity = crate::tls::Identity::load_or_create(
+    let identity = crate::effects::tls::Identity::load_or_create(
         &cfg.data_dir.join("tls"),
         vec![host, "localhost".into(), "127.0.0.1".into()],
     )?;
@@ -638,20 +607,25 @@ pub async fn run(
     // runtime canonicalises each before comparing it with what a sandbox mounts).
     let mut secrets = vec![home.to_path_buf(), cfg.data_dir.clone(), cfg.dir.clone()];
     secrets.extend(cfg.raw.runtime.hide.iter().cloned());
-    let runtime = Arc::new(HostRuntime::new(HostSettings {
-        data_dir: cfg.data_dir.clone(),
-        exe,
-        images: cfg.raw.runtime.images.clone(),
-        secrets,
-        log_max_bytes: cfg.raw.runtime.log_max_bytes,
-        log_files: cfg.raw.runtime.log_files,
-        listen_host: cfg.raw.public_host.clone(),
-        public_host: cfg.raw.public_host.clone(),
-        provider: address.to_string(),
-        max_restarts: cfg.raw.runtime.max_restarts,
-        uid_base: cfg.raw.runtime.uid_base,
-        bwrap: cfg.raw.runtime.bwrap.clone(),
-    }));
+    let runtime: Arc<dyn Runtime> = match cfg.raw.runtime.kind.as_str() {
+        "host" => Arc::new(HostRuntime::new(HostSettings {
+            data_dir: cfg.data_dir.clone(),
+            exe,
+            images: cfg.raw.runtime.images.clone(),
+            secrets,
+            log_max_bytes: cfg.raw.runtime.log_max_bytes,
+            log_files: cfg.raw.runtime.log_files,
+            listen_host: cfg.raw.public_host.clone(),
+            public_host: cfg.raw.public_host.clone(),
+            provider: address.to_string(),
+            max_restarts: cfg.raw.runtime.max_restarts,
+            uid_base: cfg.raw.runtime.uid_base,
+            bwrap: cfg.raw.runtime.bwrap.clone(),
+        })),
+        other => return Err(anyhow!("runtime.kind = {other:?}: the runtimes are `host`")),
+    };
+    let store = LeaseStore::open(&cfg.data_dir)
+        .with_context(|| format!("opening the lease store in {}", cfg.data_dir.display()))?;
     if let Some(why) = runtime.unavailable() {
         tracing::error!("runtime unavailable: {why}; this provider will not bid until it is fixed and restarted");
     }
@@ -675,6 +649,7 @@ pub async fn run(
         key,
         node: node.clone(),
         runtime,
+        store,
         tx_lock: tokio::sync::Mutex::new(()),
         pricing,
         attributes,
@@ -692,8 +667,8 @@ pub async fn run(
         .await
         .with_context(|| format!("the gateway cannot listen on {}", provider.cfg.raw.listen))?;
     let gateway_addr = listener.local_addr()?;
-    let tls = crate::tls::TlsListener::new(listener, identity.acceptor()?)?;
-    let router = crate::gateway::router(Arc::clone(&provider));
+    let tls = crate::effects::tls::TlsListener::new(listener, identity.acceptor()?)?;
+    let router = crate::effects::gateway::router(Arc::clone(&provider));
     let limits = stratus_http::Limits {
         request_timeout: Duration::from_millis(provider.cfg.raw.request_timeout_ms),
         ..stratus_http::Limits::default()

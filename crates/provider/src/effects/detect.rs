@@ -6,7 +6,7 @@ use std::process::Command;
 use anyhow::{Context, anyhow};
 
 use crate::config::{InventoryConfig, pools};
-use crate::inventory::{ClusterSpec, GpuDevice, NodeSpec};
+use crate::pure::inventory::{ClusterSpec, GpuDevice, NodeSpec};
 
 pub fn detect(inv: &InventoryConfig) -> anyhow::Result<ClusterSpec> {
     let cpu_millis = std::thread::available_parallelism().map(|n| n.get() as u64 * 1000).unwrap_or(1000);

@@ -10,8 +10,8 @@ use stratus_types::group::{DecCoin, GroupSpec};
 use stratus_types::market::{AuditedAttributes, OrderId, ResourceOffer};
 use stratus_types::placement::{check_capabilities, check_requirements};
 
-use crate::inventory::{Inventory, Reservation, Strategy};
-use crate::pricing::Pricing;
+use crate::pure::inventory::{Inventory, Reservation, Strategy};
+use crate::pure::pricing::Pricing;
 
 /// What the engine decided.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -106,7 +106,7 @@ pub fn summary(r: &Reservation) -> String {
             .filter(|_| !p.gpus.is_empty())
             .map(|(_, d)| format!("{}× {} {}Gi {}, ", p.gpus.len(), d.model, d.ram_gi, d.interface))
             .unwrap_or_default();
-        parts.push(format!("{gpu}{} CPU on {}", crate::inventory::fmt_cpu(p.cpu_millis), p.node));
+        parts.push(format!("{gpu}{} CPU on {}", crate::pure::inventory::fmt_cpu(p.cpu_millis), p.node));
     }
     parts.join("; ")
 }
@@ -119,7 +119,7 @@ mod tests {
 
     use super::*;
     use crate::config::PricingConfig;
-    use crate::inventory::{ClusterSpec, GpuDevice, NodeSpec};
+    use crate::pure::inventory::{ClusterSpec, GpuDevice, NodeSpec};
 
     fn inventory() -> Inventory {
         Inventory::new(&ClusterSpec {

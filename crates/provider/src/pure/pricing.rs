@@ -17,7 +17,7 @@ use stratus_types::dec::{DEC_SCALE, Dec};
 use stratus_types::group::GroupSpec;
 
 use crate::config::{PricingConfig, price};
-use crate::inventory::Reservation;
+use crate::pure::inventory::Reservation;
 
 const GI: u128 = 1 << 30;
 pub const SCRIPT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -202,7 +202,7 @@ mod tests {
     use stratus_types::market::OrderId;
 
     use super::*;
-    use crate::inventory::{ClusterSpec, GpuDevice, Inventory, NodeSpec, Strategy};
+    use crate::pure::inventory::{ClusterSpec, GpuDevice, Inventory, NodeSpec, Strategy};
 
     fn reserve(g: &GroupSpec) -> Reservation {
         let mut inv = Inventory::new(&ClusterSpec {
