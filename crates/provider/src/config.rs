@@ -210,13 +210,18 @@ impl Default for BiddingConfig {
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuntimeConfig {
-    /// `host` (processes in bubblewrap sandboxes). `kubernetes` comes later.
+    /// `host` (processes in bubblewrap sandboxes) or `container` (OCI containers through the
+    /// Docker Engine API: Docker, or podman's compatible service). `kubernetes` comes later.
     #[serde(default = "d_runtime")]
     pub kind: String,
     /// The bubblewrap program the host runtime sandboxes workloads with (a name looked up in
     /// `PATH`, or a path). Without a working one the provider does not bid, and says why.
     #[serde(default = "d_bwrap")]
     pub bwrap: String,
+    /// The container engine (`unix:///path`, a socket path or `tcp://host:port`); unset:
+    /// `DOCKER_HOST`, then `/var/run/docker.sock`, then `/run/podman/podman.sock`.
+    #[serde(default)]
+    pub engine_socket: Option<String>,
     /// Host ports handed to forwarded service ports, `first-last`.
     #[serde(default = "d_ports")]
     pub port_range: String,
@@ -268,6 +273,7 @@ impl Default for RuntimeConfig {
         RuntimeConfig {
             kind: d_runtime(),
             bwrap: d_bwrap(),
+            engine_socket: None,
             port_range: d_ports(),
             log_max_bytes: d_log_bytes(),
             log_files: d_log_files(),
@@ -313,8 +319,8 @@ impl ProviderConfig {
         if !self.host_uri.starts_with("https://") {
             bail!("host_uri {:?} must be https://host:port (the gateway serves TLS)", self.host_uri);
         }
-        if self.runtime.kind != "host" {
-            bail!("runtime.kind {:?}: only `host` is available (kubernetes is planned)", self.runtime.kind);
+        if !["host", "container"].contains(&self.runtime.kind.as_str()) {
+            bail!("runtime.kind {:?}: use `host` or `container` (kubernetes is planned)", self.runtime.kind);
         }
         let cluster = match self.inventory.mode.as_str() {
             "declared" => declared(&self.inventory)?,

@@ -19,7 +19,7 @@ use stratus_types::market::{LeaseId, OrderId};
 
 use crate::provider::wait_for;
 
-fn address(seed: u8) -> Address {
+pub fn address(seed: u8) -> Address {
     Address::from_public_key(&[seed; 32])
 }
 
@@ -45,7 +45,7 @@ fn runtime(data: &Path, secrets: Vec<PathBuf>) -> HostRuntime {
 }
 
 /// A deployment of one SDL's only group, with a host port for every global port from `first`.
-fn deployment(lease: LeaseId, sdl: &str, first: u16) -> LeaseDeployment {
+pub fn deployment(lease: LeaseId, sdl: &str, first: u16) -> LeaseDeployment {
     let parsed = stratus_sdl::parse(sdl.as_bytes());
     let sdl = parsed.sdl.unwrap_or_else(|| panic!("invalid test SDL: {:?}", parsed.diagnostics));
     let group = sdl.manifest[0].clone();

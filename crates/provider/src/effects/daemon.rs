@@ -622,7 +622,20 @@ pub async fn run(
             uid_base: cfg.raw.runtime.uid_base,
             bwrap: cfg.raw.runtime.bwrap.clone(),
         })),
-        other => return Err(anyhow!("runtime.kind = {other:?}: the runtimes are `host`")),
+        "container" => {
+            let settings = crate::runtime::container::ContainerSettings {
+                data_dir: cfg.data_dir.join("container"),
+                engine_socket: cfg.raw.runtime.engine_socket.clone(),
+                listen_host: cfg.raw.public_host.clone(),
+                public_host: cfg.raw.public_host.clone(),
+                max_restarts: cfg.raw.runtime.max_restarts,
+            };
+            let runtime = crate::runtime::container::ContainerRuntime::connect(settings)
+                .map_err(|why| anyhow!("the container runtime cannot start: {why}"))?;
+            tracing::info!(engine = %runtime.engine, "container runtime");
+            Arc::new(runtime)
+        }
+        other => return Err(anyhow!("runtime.kind = {other:?}: the runtimes are `host` and `container`")),
     };
     let store = LeaseStore::open(&cfg.data_dir)
         .with_context(|| format!("opening the lease store in {}", cfg.data_dir.display()))?;

@@ -14,6 +14,7 @@
 //! sandbox under a supervisor process that outlives provider restarts. [`fake::FakeRuntime`]
 //! (tests, or the `testkit` feature) keeps everything in memory.
 
+pub mod container;
 #[cfg(any(test, feature = "testkit"))]
 pub mod fake;
 pub mod host;

@@ -1,0 +1,216 @@
+//! The container backend against a real engine: podman's Docker-compatible service on a socket
+//! of the test's own, an image built at test time with `podman import` from busybox (no
+//! registry is reachable here). Needs podman, runc and busybox-static (`.ci/run` installs them).
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use stratus_provider::runtime::container::{ContainerRuntime, ContainerSettings};
+use stratus_provider::runtime::{LeaseDeployment, Runtime};
+use stratus_types::gateway::ReplicaState;
+use stratus_types::market::LeaseId;
+
+use crate::devnet::free_port;
+use crate::isolation::{address, deployment};
+use crate::provider::{http_get, wait_for};
+
+const IMAGE: &str = "localhost/stratus-test/busybox:1";
+
+/// `podman system service` on a socket in `dir`, stopped when dropped.
+struct Engine {
+    child: Child,
+    socket: String,
+}
+
+impl Engine {
+    fn start(dir: &Path) -> Engine {
+        let path = dir.join("podman.sock");
+        let socket = format!("unix://{}", path.display());
+        let child = Command::new("podman")
+            .args(["system", "service", "--time=0", &socket])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("podman is installed (apt-get install podman runc; .ci/run does)");
+        wait_for("the podman socket", Duration::from_secs(30), || path.exists().then_some(()));
+        Engine { child, socket }
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn podman(args: &[&str]) -> String {
+    let out = Command::new("podman").args(args).output().expect("podman");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// An image with busybox's shell and httpd, imported from a root filesystem made here.
+fn build_image(dir: &Path) {
+    let root = dir.join("rootfs");
+    std::fs::create_dir_all(root.join("bin")).expect("mkdir");
+    std::fs::create_dir_all(root.join("www")).expect("mkdir");
+    std::fs::create_dir_all(root.join("tmp")).expect("mkdir");
+    std::fs::copy("/usr/bin/busybox", root.join("bin/busybox")).expect("busybox-static is installed");
+    for applet in ["sh", "httpd", "cat", "echo", "sleep", "mkdir", "env"] {
+        std::os::unix::fs::symlink("busybox", root.join("bin").join(applet)).expect("symlink");
+    }
+    std::fs::write(root.join("www/index.html"), "hello from a container\n").expect("write");
+    let tar = dir.join("rootfs.tar");
+    let ok = Command::new("tar").arg("-C").arg(&root).arg("-cf").arg(&tar).arg(".").status().expect("tar");
+    assert!(ok.success());
+    let out = Command::new("podman")
+        .args(["import", "--change", "CMD [\"/bin/sh\"]"])
+        .arg(&tar)
+        .arg(IMAGE)
+        .output()
+        .expect("podman import");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+fn runtime(data: &Path, engine: &Engine) -> ContainerRuntime {
+    ContainerRuntime::connect(ContainerSettings {
+        data_dir: data.join("container"),
+        engine_socket: Some(engine.socket.clone()),
+        listen_host: "127.0.0.1".into(),
+        public_host: "127.0.0.1".into(),
+        max_restarts: 3,
+    })
+    .expect("the engine answers")
+}
+
+fn sdl(image: &str, note: &str) -> String {
+    format!(
+        r#"version: "2.0"
+services:
+  web:
+    image: {image}
+    command: ["/bin/sh", "-c"]
+    args: ["echo started with NOTE=$NOTE; cat /data/note 2>/dev/null; exec httpd -f -p 8080 -h /www"]
+    env: ["NOTE={note}"]
+    expose:
+      - port: 8080
+        as: 80
+        to: [{{global: true}}]
+    params:
+      storage:
+        data: {{mount: /data}}
+profiles:
+  compute:
+    web:
+      resources:
+        cpu: {{units: 0.5}}
+        memory: {{size: 128Mi}}
+        storage:
+          - size: 256Mi
+          - name: data
+            size: 256Mi
+            attributes: {{persistent: true, class: beta3}}
+  placement:
+    dc:
+      pricing:
+        web: {{denom: uact, amount: 100}}
+deployment:
+  web:
+    dc: {{profile: web, count: 1}}
+"#
+    )
+}
+
+fn lease(dseq: u64) -> LeaseId {
+    LeaseId { owner: address(1), dseq, gseq: 1, oseq: 1, provider: address(9) }
+}
+
+fn state(rt: &ContainerRuntime, d: &LeaseDeployment) -> (ReplicaState, Option<String>) {
+    let s = rt.status(d);
+    let r = &s[0].replicas[0];
+    (r.state, r.message.clone())
+}
+
+fn labelled(kind: &str, lease: &LeaseId) -> String {
+    let filter = format!("label=io.stratus.lease={}", stratus_provider::runtime::lease_key(lease));
+    match kind {
+        "container" => podman(&["ps", "-a", "-q", "--filter", &filter]),
+        "volume" => podman(&["volume", "ls", "-q", "--filter", &filter]),
+        _ => podman(&["network", "ls", "-q", "--filter", &filter]),
+    }
+}
+
+#[test]
+fn containers_run_survive_a_provider_restart_keep_volumes_across_updates_and_leave_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let engine = Engine::start(dir.path());
+    build_image(dir.path());
+    let l = lease(4242);
+    let port = free_port();
+    let d = deployment(l.clone(), &sdl(IMAGE, "first"), port);
+    let rt = runtime(dir.path(), &engine);
+
+    // Lease → container running → HTTP through the published port.
+    let started = Instant::now();
+    rt.deploy(&d).expect("deploy");
+    wait_for("the replica running", Duration::from_secs(60), || {
+        (state(&rt, &d).0 == ReplicaState::Running).then_some(())
+    });
+    let body = wait_for("HTTP through the published port", Duration::from_secs(30), || http_get(port));
+    eprintln!("container backend: deploy to answering HTTP in {:.2} s", started.elapsed().as_secs_f64());
+    assert!(body.contains("hello from a container"), "{body}");
+    let logs = wait_for("the start line in the logs", Duration::from_secs(20), || {
+        let (lines, _) = rt.logs(&l, None, 50);
+        lines.iter().any(|x| x.line.contains("started with NOTE=first")).then_some(lines)
+    });
+    assert!(logs.iter().all(|x| x.service == "web"));
+    let name = format!("stratus-{}-web-0", stratus_provider::runtime::lease_key(&l));
+    let out = Command::new("podman").args(["exec", &name, "sh", "-c", "echo kept > /data/note"]).status();
+    assert!(out.is_ok_and(|s| s.success()), "writing into the persistent volume");
+    let id = podman(&["inspect", "-f", "{{.Id}}", &name]);
+    let started_at = podman(&["inspect", "-f", "{{.State.StartedAt}}", &name]);
+
+    // The provider restarts: a new runtime finds the container by its labels, running, the same
+    // version; deploying again changes nothing.
+    drop(rt);
+    let rt = runtime(dir.path(), &engine);
+    let observed = rt.observe();
+    assert_eq!(observed[&l].version, d.version());
+    assert!(observed[&l].replicas.iter().all(|r| r.state == ReplicaState::Running), "{observed:?}");
+    rt.deploy(&d).expect("deploy again");
+    assert_eq!(podman(&["inspect", "-f", "{{.Id}}", &name]), id, "the same container");
+    assert_eq!(podman(&["inspect", "-f", "{{.State.StartedAt}}", &name]), started_at, "not restarted");
+
+    // A manifest update replaces the container and keeps the volume's data.
+    let updated = LeaseDeployment { group: deployment(l.clone(), &sdl(IMAGE, "second"), port).group, ..d.clone() };
+    rt.deploy(&updated).expect("update");
+    assert_ne!(podman(&["inspect", "-f", "{{.Id}}", &name]), id, "a new container for the new version");
+    wait_for("the updated replica", Duration::from_secs(60), || {
+        let (lines, _) = rt.logs(&l, Some("web"), 50);
+        lines.iter().any(|x| x.line.contains("started with NOTE=second")).then_some(())
+    });
+    let (lines, _) = rt.logs(&l, Some("web"), 50);
+    assert!(lines.iter().any(|x| x.line == "kept"), "the volume kept its data: {lines:?}");
+
+    // An image that is not in the local store and cannot be pulled: failed, with the reason.
+    let bad = deployment(lease(4243), &sdl("registry.invalid/nobody/nothing:1", "x"), free_port());
+    rt.deploy(&bad).expect("deploy records the failure");
+    let (st, why) = state(&rt, &bad);
+    assert_eq!(st, ReplicaState::Failed);
+    let why = why.unwrap_or_default();
+    assert!(
+        why.starts_with("image registry.invalid/nobody/nothing:1: not in the local store and the pull failed:"),
+        "{why}"
+    );
+
+    // Teardown leaves no container, volume or network of either lease.
+    for lease in [&l, &bad.lease] {
+        rt.teardown(lease).expect("teardown");
+        for kind in ["container", "volume", "network"] {
+            assert_eq!(labelled(kind, lease), "", "a {kind} of {lease} is left");
+        }
+    }
+    assert!(rt.observe().is_empty());
+    let _: PathBuf = dir.path().to_path_buf();
+}
