@@ -119,6 +119,15 @@ pub struct UpArgs {
     /// Give up waiting for the services to run after this many seconds.
     #[arg(long, default_value_t = 120)]
     pub timeout: u64,
+    /// Where a new devnet's providers run workloads: `host` (bubblewrap sandboxes) or
+    /// `container` (OCI containers through Docker or podman).
+    /// [default: host; an existing devnet keeps its own]
+    #[arg(long, value_parser = ["host", "container"])]
+    pub runtime: Option<String>,
+    /// The container engine for `--runtime container` (`unix:///path`, `tcp://host:port`)
+    /// [default: DOCKER_HOST, the usual sockets, else a podman service the devnet starts]
+    #[arg(long)]
+    pub engine_socket: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -104,16 +104,41 @@ pub fn up(ctx: &Ctx, args: &UpArgs) -> anyhow::Result<ExitCode> {
     let say = Say { detach: args.detach || ctx.output == Output::Json };
     let block_time_ms =
         stratus_node::config::parse_duration_ms(&args.block_time).map_err(|e| anyhow!("--block-time {e}"))?;
-    // The devnet's providers sandbox workloads with bubblewrap: without it they could bid on
-    // nothing, so say so now rather than after a deployment waited for bids.
-    if let Err(why) = stratus_provider::runtime::host::probe_sandbox("bwrap") {
-        anyhow::bail!("the devnet's providers cannot run workloads: {why}");
-    }
-    let devnet = if Devnet::exists(&ctx.home) {
-        Devnet::load(&ctx.home)?
-    } else {
-        say.line(format!("creating a devnet in {}", ctx.home.display()));
-        Devnet::init(&ctx.home, block_time_ms)?
+    let existing = if Devnet::exists(&ctx.home) { Some(Devnet::load(&ctx.home)?) } else { None };
+    let kind = match (&existing, &args.runtime) {
+        (Some(d), Some(asked)) if *asked != d.file.runtime => anyhow::bail!(
+            "the devnet in {} runs its workloads on `{}`, not `{asked}`: `stratus down`, then use another --home",
+            ctx.home.display(),
+            d.file.runtime
+        ),
+        (Some(d), _) => d.file.runtime.clone(),
+        (None, asked) => asked.clone().unwrap_or_else(|| "host".into()),
+    };
+    // Without a working runtime the providers could bid on nothing: say so now rather than
+    // after a deployment waited for bids.
+    let engine_socket = match kind.as_str() {
+        "container" => {
+            let asked =
+                args.engine_socket.clone().or_else(|| existing.as_ref().and_then(|d| d.file.engine_socket.clone()));
+            let engine = crate::devnet::container_engine(&ctx.home, asked.as_deref())
+                .map_err(|e| anyhow!("the devnet's providers cannot run containers: {e:#}"))?;
+            say.line(format!("container engine: {engine}"));
+            Some(engine)
+        }
+        _ => {
+            if let Err(why) = stratus_provider::runtime::host::probe_sandbox("bwrap") {
+                anyhow::bail!("the devnet's providers cannot run workloads: {why}");
+            }
+            None
+        }
+    };
+    let devnet = match existing {
+        Some(d) => d,
+        None => {
+            say.line(format!("creating a devnet in {}", ctx.home.display()));
+            let runtime = crate::devnet::RuntimeChoice { kind: kind.clone(), engine_socket };
+            Devnet::init(&ctx.home, block_time_ms, &runtime)?
+        }
     };
     let started_here = match devnet.running_pid() {
         Some(pid) => {
@@ -170,6 +195,15 @@ pub fn down(ctx: &Ctx, args: &DownArgs) -> anyhow::Result<ExitCode> {
 
 fn stop(devnet: &Devnet, keep_workloads: bool, say: Say) -> anyhow::Result<()> {
     let was_running = devnet.stop(Duration::from_secs(15))?;
+    if devnet.file.runtime == "container" {
+        let podman = crate::devnet::stop_podman(&devnet.home);
+        say.line(format!(
+            "devnet stopped{}; its containers keep running under the engine (the next `stratus up --home {}` re-adopts them; closing a deployment removes them)",
+            if podman { ", and the podman service it started" } else { "" },
+            devnet.home.display()
+        ));
+        return Ok(());
+    }
     let workloads = if keep_workloads { 0 } else { devnet.stop_workloads() };
     let what = if was_running { "devnet stopped" } else { "devnet was not running" };
     let kept = if keep_workloads { "; workloads left running" } else { "" };

@@ -48,6 +48,16 @@ pub struct DevnetFile {
     pub node: String,
     pub block_time_ms: u64,
     pub providers: Vec<DevnetProvider>,
+    /// The providers' runtime: `host` or `container`.
+    #[serde(default = "host_runtime")]
+    pub runtime: String,
+    /// The container engine the providers use (container devnets).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine_socket: Option<String>,
+}
+
+fn host_runtime() -> String {
+    "host".into()
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -183,7 +193,15 @@ fn port_block(home: &Path) -> anyhow::Result<u16> {
     })
 }
 
-fn provider_toml(p: &ProviderPlan, key: &str, node: &str, port: u16) -> String {
+/// How a devnet's providers run workloads.
+#[derive(Clone, Debug)]
+pub struct RuntimeChoice {
+    pub kind: String,
+    pub engine_socket: Option<String>,
+}
+
+fn provider_toml(p: &ProviderPlan, key: &str, node: &str, port: u16, runtime: &RuntimeChoice) -> String {
+    let engine = runtime.engine_socket.as_ref().map(|e| format!("engine_socket = \"{e}\"\n")).unwrap_or_default();
     format!(
         r#"# A simulated devnet provider written by `stratus up` ({summary}).
 key = "{key}"
@@ -207,8 +225,8 @@ manifest_timeout_blocks = 120
 withdraw_period_blocks = 600
 
 [runtime]
-kind = "host"
-port_range = "{first}-{last}"
+kind = "{kind}"
+{engine}port_range = "{first}-{last}"
 
 [[runtime.images]]
 image = "hashicorp/http-echo*"
@@ -225,6 +243,7 @@ image = "python:*"
         pricing = p.pricing,
         first = p.ports.0,
         last = p.ports.1,
+        kind = runtime.kind,
     )
 }
 
@@ -251,7 +270,7 @@ impl Devnet {
     }
 
     /// Writes a fresh devnet into `home`: genesis with funded keys, provider configs.
-    pub fn init(home: &Path, block_time_ms: u64) -> anyhow::Result<Devnet> {
+    pub fn init(home: &Path, block_time_ms: u64, runtime: &RuntimeChoice) -> anyhow::Result<Devnet> {
         if home.join("config.toml").exists() {
             bail!(
                 "{} already holds a node that is not a devnet made by `stratus up`; pick another --home",
@@ -316,7 +335,7 @@ impl Devnet {
             let dir = PathBuf::from("providers").join(p.name);
             fs::create_dir_all(home.join(&dir))?;
             let config = dir.join("provider.toml");
-            fs::write(home.join(&config), provider_toml(&p, &key, &node, free_port()?))?;
+            fs::write(home.join(&config), provider_toml(&p, &key, &node, free_port()?, runtime))?;
             providers.push(DevnetProvider {
                 name: p.name.into(),
                 address: address_of(&key),
@@ -325,7 +344,14 @@ impl Devnet {
                 summary: p.summary.into(),
             });
         }
-        let file = DevnetFile { chain_id: CHAIN_ID.into(), node, block_time_ms, providers };
+        let file = DevnetFile {
+            chain_id: CHAIN_ID.into(),
+            node,
+            block_time_ms,
+            providers,
+            runtime: runtime.kind.clone(),
+            engine_socket: runtime.engine_socket.clone(),
+        };
         fs::write(home.join("devnet.json"), serde_json::to_vec_pretty(&file)?)?;
         Ok(Devnet { home: home.to_path_buf(), file })
     }
@@ -455,4 +481,80 @@ fn is_serve(pid: u32, home: &Path) -> bool {
     pid_running(pid)
         && args.windows(2).any(|w| w[0] == "devnet" && w[1] == "serve")
         && args.iter().any(|a| Path::new(a) == home)
+}
+
+/// The container engine a container devnet uses: the one asked for, else one that answers
+/// (`DOCKER_HOST`, the usual sockets), else a podman service started in the home (stopped by
+/// `stratus down`).
+pub fn container_engine(home: &Path, requested: Option<&str>) -> anyhow::Result<String> {
+    use stratus_provider::runtime::container::{engine_candidates, probe};
+    let own = podman_socket(home);
+    let mut tried = Vec::new();
+    if requested == Some(own.as_str()) {
+        // This devnet's own service, stopped by `down`: start it again.
+        return start_podman(home, &own, &tried);
+    }
+    for uri in engine_candidates(requested) {
+        match probe(&uri) {
+            Ok(()) => return Ok(uri),
+            Err(e) => tried.push(format!("{uri}: {e}")),
+        }
+    }
+    if requested.is_some() {
+        bail!("no container engine answers at {}", tried.join("; "));
+    }
+    start_podman(home, &own, &tried)
+}
+
+/// `podman system service` on the devnet's own socket, unless it answers already.
+fn start_podman(home: &Path, own: &str, tried: &[String]) -> anyhow::Result<String> {
+    use stratus_provider::runtime::container::probe;
+    if probe(own).is_ok() {
+        return Ok(own.to_string());
+    }
+    fs::create_dir_all(home).with_context(|| format!("creating {}", home.display()))?;
+    let log = fs::File::create(home.join("podman.log"))?;
+    let child = Command::new("podman")
+        .args(["system", "service", "--time=0", own])
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .process_group(0)
+        .spawn()
+        .map_err(|e| {
+            anyhow!(
+                "no container engine answers ({}) and podman cannot be started ({e}): install podman (apt-get install podman runc) or Docker, or pass --engine-socket",
+                tried.join("; ")
+            )
+        })?;
+    fs::write(home.join("podman.pid"), child.id().to_string())?;
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(30) {
+        if probe(own).is_ok() {
+            return Ok(own.to_string());
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    bail!("podman's service did not answer on {own} within 30 s (see {})", home.join("podman.log").display())
+}
+
+/// The socket of the podman service a devnet starts for itself.
+pub fn podman_socket(home: &Path) -> String {
+    let home = fs::canonicalize(home).unwrap_or_else(|_| home.to_path_buf());
+    format!("unix://{}", home.join("podman.sock").display())
+}
+
+/// Stops the podman service this devnet started, if any. Containers keep running (podman runs
+/// them without its service); the next `up` starts the service again and re-adopts them.
+pub fn stop_podman(home: &Path) -> bool {
+    let Some(pid) = fs::read_to_string(home.join("podman.pid")).ok().and_then(|p| p.trim().parse::<i32>().ok()) else {
+        return false;
+    };
+    let _ = fs::remove_file(home.join("podman.pid"));
+    let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    if !String::from_utf8_lossy(&cmdline).contains("podman") {
+        return false;
+    }
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGTERM);
+    true
 }

@@ -15,7 +15,7 @@ use crate::devnet::free_port;
 use crate::isolation::{address, deployment};
 use crate::provider::{http_get, wait_for};
 
-const IMAGE: &str = "localhost/stratus-test/busybox:1";
+pub const IMAGE: &str = "localhost/stratus-test/busybox:1";
 
 /// `podman system service` on a socket in `dir`, stopped when dropped.
 struct Engine {
@@ -45,13 +45,13 @@ impl Drop for Engine {
     }
 }
 
-fn podman(args: &[&str]) -> String {
+pub fn podman(args: &[&str]) -> String {
     let out = Command::new("podman").args(args).output().expect("podman");
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 /// An image with busybox's shell and httpd, imported from a root filesystem made here.
-fn build_image(dir: &Path) {
+pub fn build_image(dir: &Path) {
     let root = dir.join("rootfs");
     std::fs::create_dir_all(root.join("bin")).expect("mkdir");
     std::fs::create_dir_all(root.join("www")).expect("mkdir");
@@ -80,11 +80,12 @@ fn runtime(data: &Path, engine: &Engine) -> ContainerRuntime {
         listen_host: "127.0.0.1".into(),
         public_host: "127.0.0.1".into(),
         max_restarts: 3,
+        provider: address(9).to_string(),
     })
     .expect("the engine answers")
 }
 
-fn sdl(image: &str, note: &str) -> String {
+pub fn sdl(image: &str, note: &str) -> String {
     format!(
         r#"version: "2.0"
 services:

@@ -377,3 +377,66 @@ fn up_without_bubblewrap_stops_at_once_with_the_fix() {
     assert!(started.elapsed() < std::time::Duration::from_secs(10), "took {:?}", started.elapsed());
     assert!(!home.path().join("devnet.json").exists(), "nothing was created");
 }
+
+/// `up --runtime container`: the devnet's providers run OCI containers (podman here, started by
+/// the devnet in its home when no engine answers). The market loop over it: lease → container
+/// running → HTTP through the published port → the devnet SIGKILLed and `up` again → the same
+/// container, not restarted → a manifest update keeps the persistent volume's data → the
+/// deployment closed → no container, volume or network of it left.
+#[test]
+fn a_container_devnet_runs_readopts_updates_and_cleans_up() {
+    use crate::container::{IMAGE, build_image, podman, sdl};
+    let home = Home::new();
+    let h = home.path();
+    build_image(h);
+    let file = h.join("web.yaml");
+    std::fs::write(&file, sdl(IMAGE, "first")).expect("write");
+    let path = file.to_str().expect("utf-8");
+    let first = ok_json(&home.up(&["--runtime", "container", "--detach", path]));
+    let dseq = first["dseq"].as_u64().expect("dseq");
+    let uri = first["services"]["web"][0].as_str().expect("web uri").to_string();
+    assert!(http_get(&uri).is_some_and(|b| b.contains("hello from a container")), "service at {uri} answers");
+    eprintln!(
+        "container devnet: order → running in {} blocks, {} s",
+        first["blocks_to_running"], first["seconds_to_running"]
+    );
+    let filter = format!("label=io.stratus.dseq={dseq}");
+    let name = podman(&["ps", "--format", "{{.Names}}", "--filter", &filter]);
+    assert!(name.starts_with("stratus-") && name.ends_with("-web-0"), "{name:?}");
+    let id = podman(&["inspect", "-f", "{{.Id}}", &name]);
+    let started_at = podman(&["inspect", "-f", "{{.State.StartedAt}}", &name]);
+    podman(&["exec", &name, "sh", "-c", "echo kept > /data/note"]);
+
+    // The whole devnet (node and providers) SIGKILLed, then `up` again: the deployment resumes
+    // and the provider finds its container running — the same one, not restarted.
+    let pid = std::fs::read_to_string(h.join("devnet.pid")).expect("devnet.pid").trim().to_string();
+    assert!(std::process::Command::new("kill").args(["-9", &pid]).status().is_ok_and(|s| s.success()));
+    let again = ok_json(&home.up(&["--detach", path]));
+    assert_eq!((again["dseq"].as_u64(), again["resumed"].as_bool()), (Some(dseq), Some(true)));
+    assert_eq!(podman(&["inspect", "-f", "{{.Id}}", &name]), id, "the same container");
+    assert_eq!(podman(&["inspect", "-f", "{{.State.StartedAt}}", &name]), started_at, "not restarted");
+
+    // A manifest update: a new container, the persistent volume's data kept.
+    std::fs::write(&file, sdl(IMAGE, "second")).expect("write");
+    let out = home.run(&["--from", "tenant", "deploy", "update", &dseq.to_string(), path]);
+    assert!(out.status.success(), "{}", err(&out));
+    let logs = crate::provider::wait_for("the updated container", Duration::from_secs(60), || {
+        let out = std::process::Command::new("podman").args(["logs", &name]).output().ok()?;
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        text.contains("NOTE=second").then_some(text)
+    });
+    assert!(logs.contains("kept"), "the volume kept its data: {logs}");
+    assert_ne!(podman(&["inspect", "-f", "{{.Id}}", &name]), id);
+
+    // Closed: the provider removes everything of the lease.
+    let out = home.run(&["--from", "tenant", "deploy", "close", &dseq.to_string()]);
+    assert!(out.status.success(), "{}", err(&out));
+    crate::provider::wait_for("nothing left of the lease", Duration::from_secs(60), || {
+        let left = [
+            podman(&["ps", "-a", "-q", "--filter", &filter]),
+            podman(&["volume", "ls", "-q", "--filter", &filter]),
+            podman(&["network", "ls", "-q", "--filter", &filter]),
+        ];
+        left.iter().all(String::is_empty).then_some(())
+    });
+}

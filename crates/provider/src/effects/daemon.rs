@@ -629,6 +629,7 @@ pub async fn run(
                 listen_host: cfg.raw.public_host.clone(),
                 public_host: cfg.raw.public_host.clone(),
                 max_restarts: cfg.raw.runtime.max_restarts,
+                provider: address.to_string(),
             };
             let runtime = crate::runtime::container::ContainerRuntime::connect(settings)
                 .map_err(|why| anyhow!("the container runtime cannot start: {why}"))?;

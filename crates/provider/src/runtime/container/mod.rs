@@ -54,12 +54,16 @@ pub struct ContainerSettings {
     pub listen_host: String,
     pub public_host: String,
     pub max_restarts: u32,
+    /// This provider's address: one engine may serve several providers (a devnet's do), and each
+    /// sees only the objects labelled with its own address.
+    pub provider: String,
 }
 
 pub struct ContainerRuntime {
     docker: Docker,
-    /// Engine calls run here; the `Runtime` trait is synchronous.
-    rt: tokio::runtime::Runtime,
+    /// Engine calls run here (the `Runtime` trait is synchronous). An `Option` only so that
+    /// dropping it never blocks (it may be dropped inside another runtime's task).
+    rt: Option<tokio::runtime::Runtime>,
     s: ContainerSettings,
     /// Where the engine answered.
     pub engine: String,
@@ -107,6 +111,40 @@ fn engine_message(e: &bollard::errors::Error) -> String {
     }
 }
 
+/// Runs `f` on `rt` and waits for it from any thread, inside another runtime's task or not
+/// (`block_on` would panic there).
+fn run_on<T: Send + 'static>(
+    rt: &tokio::runtime::Runtime,
+    f: impl Future<Output = T> + Send + 'static,
+) -> Result<T, RuntimeError> {
+    let (send, recv) = std::sync::mpsc::sync_channel(1);
+    rt.spawn(async move {
+        let _ = send.send(f.await);
+    });
+    recv.recv().map_err(|_| RuntimeError::Io("the engine call was abandoned".into()))
+}
+
+impl Drop for ContainerRuntime {
+    fn drop(&mut self) {
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+/// Whether an engine answers at `uri` (a ping within 5 s).
+pub fn probe(uri: &str) -> Result<(), String> {
+    let docker = connect(uri)?;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+    rt.block_on(async move {
+        match tokio::time::timeout(Duration::from_secs(5), docker.ping()).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err("no answer within 5 s".into()),
+        }
+    })
+}
+
 impl ContainerRuntime {
     /// Finds an engine that answers, or says where it looked and how to start one.
     pub fn connect(s: ContainerSettings) -> Result<ContainerRuntime, String> {
@@ -127,19 +165,23 @@ impl ContainerRuntime {
                 }
             };
             let probe = docker.clone();
-            let answered = rt.block_on(async move {
+            let answered = run_on(&rt, async move {
                 match tokio::time::timeout(Duration::from_secs(5), probe.ping()).await {
                     Ok(Ok(_)) => probe.negotiate_version().await.map_err(|e| e.to_string()),
                     Ok(Err(e)) => Err(e.to_string()),
                     Err(_) => Err("no answer within 5 s".into()),
                 }
-            });
+            })
+            .unwrap_or_else(|e| Err(e.to_string()));
             match answered {
                 Ok(docker) => {
-                    fs::create_dir_all(&s.data_dir).map_err(|e| format!("{}: {e}", s.data_dir.display()))?;
+                    if let Err(e) = fs::create_dir_all(&s.data_dir) {
+                        rt.shutdown_background();
+                        return Err(format!("{}: {e}", s.data_dir.display()));
+                    }
                     return Ok(ContainerRuntime {
                         docker,
-                        rt,
+                        rt: Some(rt),
                         s,
                         engine: uri.clone(),
                         health: Mutex::new((Instant::now(), None)),
@@ -148,6 +190,7 @@ impl ContainerRuntime {
                 Err(e) => tried.push(format!("{uri}: {e}")),
             }
         }
+        rt.shutdown_background();
         Err(format!(
             "no container engine answers ({}). Start Docker, or podman's service (`podman system service --time=0 unix:///run/podman/podman.sock`), or set [runtime] engine_socket",
             tried.join("; ")
@@ -157,11 +200,8 @@ impl ContainerRuntime {
     /// Runs an engine call to completion on the runtime's own threads (callers may be async
     /// tasks or blocking threads; neither enters this runtime).
     fn block<T: Send + 'static>(&self, f: impl Future<Output = T> + Send + 'static) -> Result<T, RuntimeError> {
-        let (send, recv) = std::sync::mpsc::sync_channel(1);
-        self.rt.spawn(async move {
-            let _ = send.send(f.await);
-        });
-        recv.recv().map_err(|_| RuntimeError::Io("the engine call was abandoned".into()))
+        let rt = self.rt.as_ref().ok_or_else(|| RuntimeError::Io("the engine client is shut down".into()))?;
+        run_on(rt, f)
     }
 
     fn lease_dir(&self, lease: &LeaseId) -> PathBuf {
@@ -197,7 +237,7 @@ impl ContainerRuntime {
         let docker = self.docker.clone();
         let filter = match lease {
             Some(l) => format!("{}={}", spec::LEASE, lease_key(l)),
-            None => spec::LEASE.to_string(),
+            None => format!("{}={}", spec::PROVIDER, self.s.provider),
         };
         self.block(async move {
             let filters = HashMap::from([("label", vec![filter])]);
@@ -541,9 +581,10 @@ impl Runtime for ContainerRuntime {
             }
         }
         let docker = self.docker.clone();
+        let mine = format!("{}={}", spec::PROVIDER, self.s.provider);
         let leftovers = self
             .block(async move {
-                let filters = HashMap::from([("label", vec![spec::LEASE.to_string()])]);
+                let filters = HashMap::from([("label", vec![mine])]);
                 let mut labels = Vec::new();
                 if let Ok(v) =
                     docker.list_volumes(Some(ListVolumesOptionsBuilder::new().filters(&filters).build())).await
