@@ -52,6 +52,12 @@ pub fn podman(args: &[&str]) -> String {
 
 /// An image with busybox's shell and httpd, imported from a root filesystem made here.
 pub fn build_image(dir: &Path) {
+    build_image_as(dir, IMAGE, r#"CMD ["/bin/sh"]"#);
+}
+
+/// The same root filesystem as `tag`, with the image default `change` (a Dockerfile line).
+pub fn build_image_as(dir: &Path, tag: &str, change: &str) {
+    let dir = &dir.join(tag.replace(['/', ':'], "_"));
     let root = dir.join("rootfs");
     std::fs::create_dir_all(root.join("bin")).expect("mkdir");
     std::fs::create_dir_all(root.join("www")).expect("mkdir");
@@ -64,12 +70,8 @@ pub fn build_image(dir: &Path) {
     let tar = dir.join("rootfs.tar");
     let ok = Command::new("tar").arg("-C").arg(&root).arg("-cf").arg(&tar).arg(".").status().expect("tar");
     assert!(ok.success());
-    let out = Command::new("podman")
-        .args(["import", "--change", "CMD [\"/bin/sh\"]"])
-        .arg(&tar)
-        .arg(IMAGE)
-        .output()
-        .expect("podman import");
+    let out =
+        Command::new("podman").args(["import", "--change", change]).arg(&tar).arg(tag).output().expect("podman import");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 

@@ -428,6 +428,33 @@ fn a_container_devnet_runs_readopts_updates_and_cleans_up() {
     assert!(logs.contains("kept"), "the volume kept its data: {logs}");
     assert_ne!(podman(&["inspect", "-f", "{{.Id}}", &name]), id);
 
+    // An awesome-akash template, unmodified but for its image (re-tagged to one built here, whose
+    // default command shows what the template gave it): its env, port and persistent volume.
+    let template = crate::corpus().join("awesome-akash/speedtest-tracker.yaml");
+    let text = std::fs::read_to_string(&template)
+        .expect("the shared corpus")
+        .replace("image: henrywhitaker3/speedtest-tracker", "image: localhost/stratus-test/speedtest:1");
+    assert!(text.contains("localhost/stratus-test/speedtest:1"), "the template changed shape");
+    crate::container::build_image_as(
+        h,
+        "localhost/stratus-test/speedtest:1",
+        r#"CMD ["/bin/sh", "-c", "echo EULA=$OOKLA_EULA_GDPR AUTH=$AUTH; echo saved > /config/proof; cat /config/proof; exec httpd -f -p 80 -h /www"]"#,
+    );
+    let speedtest = h.join("speedtest.yaml");
+    std::fs::write(&speedtest, text).expect("write");
+    let ran = ok_json(&home.up(&["--detach", speedtest.to_str().expect("utf-8")]));
+    let uri = ran["services"]["speedtest-tracker"][0].as_str().expect("uri").to_string();
+    assert!(http_get(&uri).is_some_and(|b| b.contains("hello from a container")), "{uri} answers");
+    let name = podman(&["ps", "--format", "{{.Names}}", "--filter", &format!("label=io.stratus.dseq={}", ran["dseq"])]);
+    let logs = crate::provider::wait_for("the template's container logs", Duration::from_secs(30), || {
+        let out = std::process::Command::new("podman").args(["logs", &name]).output().ok()?;
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        text.contains("saved").then_some(text)
+    });
+    assert!(logs.contains("EULA=true AUTH=false"), "the template's env: {logs}");
+    let mounts = podman(&["inspect", "-f", "{{range .Mounts}}{{.Type}}:{{.Destination}} {{end}}", &name]);
+    assert!(mounts.contains("volume:/config"), "the persistent volume at its mount: {mounts}");
+
     // Closed: the provider removes everything of the lease.
     let out = home.run(&["--from", "tenant", "deploy", "close", &dseq.to_string()]);
     assert!(out.status.success(), "{}", err(&out));
