@@ -2,7 +2,9 @@
 //! provider published on the ledger, every call carrying a token signed with the caller's key.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
+
+use crate::now_ms;
 
 use ed25519_dalek::SigningKey;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -93,10 +95,6 @@ pub fn pinned_http(fingerprint: &str) -> Result<reqwest::Client, ClientError> {
         .timeout(Duration::from_secs(60))
         .build()
         .map_err(|e| ClientError::Api(format!("building the HTTPS client: {e}")))
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
 #[derive(Clone)]

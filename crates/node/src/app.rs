@@ -302,8 +302,7 @@ impl NodeApp {
         let admitted = {
             let _serial = f.lock.lock().await;
             let sequence = self.next_sequence(&f.address)?;
-            let fee =
-                self.params.min_fees.first().cloned().unwrap_or_else(|| Coin::new(0, self.params.denoms[0].clone()));
+            let fee = self.params.default_fee();
             let body = TxBody { chain_id: self.chain_id.clone(), sequence, fee, memo: "faucet".into(), msgs };
             let tx = Tx::sign(body, &f.key);
             self.admit(&tx.to_bytes(), true)?

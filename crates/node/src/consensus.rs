@@ -9,7 +9,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use stratus_types::block::Block;
 use tokio::sync::watch;
@@ -58,9 +58,7 @@ pub struct SoloEngine {
     pub block_time: Duration,
 }
 
-pub fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
+pub use stratus_client::now_ms;
 
 impl ConsensusEngine for SoloEngine {
     async fn run(self, app: Arc<dyn BlockApp>, mut stop: watch::Receiver<bool>) -> anyhow::Result<()> {

@@ -47,6 +47,12 @@ pub struct Params {
 }
 
 impl Params {
+    /// The fee a transaction pays when its sender names none: the chain's first minimum fee, or
+    /// nothing (zero of the first denomination) on a chain without one.
+    pub fn default_fee(&self) -> Coin {
+        self.min_fees.first().cloned().unwrap_or_else(|| Coin::new(0, self.denoms.first().cloned().unwrap_or_default()))
+    }
+
     pub fn min_deposit(list: &[Coin], denom: &str) -> u128 {
         list.iter().find(|c| c.denom == denom).map_or(0, |c| c.amount)
     }
@@ -86,4 +92,20 @@ pub struct Genesis {
     pub accounts: Vec<GenesisAccount>,
     #[serde(default)]
     pub providers: Vec<Provider>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_fee_is_the_first_minimum_fee_or_zero_of_the_first_denomination() {
+        let mut p = Params::devnet();
+        p.min_fees = vec![Coin::new(7, "uakt"), Coin::new(9, "uact")];
+        assert_eq!(p.default_fee(), Coin::new(7, "uakt"));
+        p.min_fees.clear();
+        assert_eq!(p.default_fee(), Coin::new(0, p.denoms[0].clone()));
+        p.denoms.clear();
+        assert_eq!(p.default_fee().amount, 0, "no denominations: no panic");
+    }
 }

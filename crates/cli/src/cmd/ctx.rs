@@ -120,7 +120,7 @@ impl Ctx {
             return f.parse().map_err(|e| anyhow!("--fee: {e}"));
         }
         let params = client.params().await.map_err(client_error)?;
-        Ok(params.min_fees.first().cloned().unwrap_or_else(|| Coin::new(0, params.denoms[0].clone())))
+        Ok(params.default_fee())
     }
 
     /// Signs `msgs` with `--from`, submits them and waits for the block. A transaction that

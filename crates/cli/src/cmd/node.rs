@@ -50,7 +50,7 @@ fn node_init(ctx: &Ctx, args: NodeInit) -> anyhow::Result<ExitCode> {
             faucet_grant,
             config,
             params,
-            genesis_time_ms: stratus_node::consensus::now_ms(),
+            genesis_time_ms: stratus_client::now_ms(),
         },
     )?;
     let mut out = std::io::stdout().lock();

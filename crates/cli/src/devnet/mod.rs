@@ -319,7 +319,7 @@ impl Devnet {
                 faucet_grant: Some(vec![Coin::new(100_000_000, "uact"), Coin::new(100_000_000, "uakt")]),
                 config,
                 params,
-                genesis_time_ms: stratus_node::consensus::now_ms(),
+                genesis_time_ms: stratus_client::now_ms(),
             },
         )?;
         let address_of = |name: &str| {

@@ -2,7 +2,7 @@
 //! of the test's own, an image built at test time with `podman import` from busybox (no
 //! registry is reachable here). Needs podman, runc and busybox-static (`.ci/run` installs them).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -215,5 +215,32 @@ fn containers_run_survive_a_provider_restart_keep_volumes_across_updates_and_lea
         }
     }
     assert!(rt.observe().is_empty());
-    let _: PathBuf = dir.path().to_path_buf();
+
+    // A teardown cut short (here: a volume left behind) is found by its labels on the next look,
+    // as a lease with no version, so the plan tears it down again.
+    let labels: Vec<String> = stratus_provider::runtime::container::spec::lease_labels(&l)
+        .into_iter()
+        .flat_map(|(k, v)| ["--label".to_string(), format!("{k}={v}")])
+        .collect();
+    let mut args = vec!["volume", "create"];
+    args.extend(labels.iter().map(String::as_str));
+    args.push("stratus-leftover-test");
+    podman(&args);
+    let observed = rt.observe();
+    assert_eq!(observed.get(&l).map(|o| o.version.as_str()), Some(""), "{observed:?}");
+    rt.teardown(&l).expect("teardown again");
+    assert_eq!(labelled("volume", &l), "");
+    // Another provider's objects on the same engine are not this runtime's business.
+    let other = ContainerRuntime::connect(ContainerSettings {
+        data_dir: dir.path().join("other"),
+        engine_socket: Some(engine.socket.clone()),
+        listen_host: "127.0.0.1".into(),
+        public_host: "127.0.0.1".into(),
+        max_restarts: 3,
+        provider: address(8).to_string(),
+    })
+    .expect("engine");
+    podman(&args);
+    assert!(other.observe().is_empty(), "it sees only objects labelled with its own address");
+    rt.teardown(&l).expect("cleanup");
 }

@@ -92,7 +92,7 @@ impl Provider {
     pub async fn send(&self, msgs: Vec<Msg>) -> anyhow::Result<[u8; 32]> {
         let _serial = self.tx_lock.lock().await;
         let account = self.node.account(&self.address).await.map_err(api)?;
-        let fee = self.params.min_fees.first().cloned().unwrap_or_else(|| Coin::new(0, self.params.denoms[0].clone()));
+        let fee = self.params.default_fee();
         let body =
             TxBody { chain_id: self.chain_id.clone(), sequence: account.next_sequence, fee, memo: String::new(), msgs };
         let tx = Tx::sign(body, &self.key);

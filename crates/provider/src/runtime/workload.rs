@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use stratus_types::gateway::{LeaseEvent, ReplicaState};
@@ -25,9 +25,7 @@ use stratus_types::gateway::{LeaseEvent, ReplicaState};
 use crate::pure::restart::{AfterExit, CRASH_WINDOW, after_exit};
 use crate::runtime::logs::LogWriter;
 
-pub fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
-}
+pub use stratus_client::now_ms;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Limits {
