@@ -10,7 +10,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use stratus_ledger::testkit::Actor;
 use stratus_types::coin::Coin;
 use stratus_types::tx::{Msg, Tx, TxBody};
 
@@ -25,6 +24,21 @@ struct Sample {
     latency: Duration,
 }
 
+/// One load account.
+struct Loader {
+    key: ed25519_dalek::SigningKey,
+    address: stratus_types::address::Address,
+    sequence: u64,
+}
+
+impl Loader {
+    fn generate() -> Loader {
+        let key = ed25519_dalek::SigningKey::generate(&mut rand_core::OsRng);
+        let address = stratus_types::address::Address::from_public_key(&key.verifying_key().to_bytes());
+        Loader { key, address, sequence: 0 }
+    }
+}
+
 pub fn load(ctx: &Ctx, args: &BenchLoad) -> anyhow::Result<ExitCode> {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("runtime")?;
     rt.block_on(run(ctx, args))
@@ -35,7 +49,9 @@ async fn run(ctx: &Ctx, args: &BenchLoad) -> anyhow::Result<ExitCode> {
     let status = client.status().await.map_err(client_error)?;
     let params = client.params().await.map_err(client_error)?;
     let denom = params.denoms.iter().find(|d| *d == "uact").unwrap_or(&params.denoms[0]).clone();
-    let actors: Vec<Actor> = (0..args.accounts).map(|i| Actor::new(&format!("load-{i}"))).collect();
+    // Fresh random keys every run: keys derived from public strings could be spent by anyone who
+    // reads this code, on any chain where a run funded them.
+    let actors: Vec<Loader> = (0..args.accounts).map(|_| Loader::generate()).collect();
     eprintln!("funding {} accounts from {}", actors.len(), ctx.signer_address()?);
     for chunk in actors.chunks(FUND_BATCH) {
         let msgs =

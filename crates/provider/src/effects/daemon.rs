@@ -23,7 +23,7 @@ use stratus_types::gateway::{Decision, LeaseRunState, LeaseStatus, ReplicaState}
 use stratus_types::manifest::ManifestGroup;
 use stratus_types::market::{AuditedAttributes, Bid, CloseReason, Lease, LeaseId, OrderId, OrderState, ProviderInfo};
 use stratus_types::params::Params;
-use stratus_types::tx::{Msg, Tx, TxBody};
+use stratus_types::tx::Msg;
 
 use crate::config::Loaded;
 use crate::effects::store::LeaseStore;
@@ -61,7 +61,6 @@ pub struct Provider {
     pricing: Pricing,
     pub attributes: Vec<Attribute>,
     pub params: Params,
-    chain_id: String,
     pub tls_sha256: String,
 }
 
@@ -91,12 +90,8 @@ impl Provider {
     /// Signs and submits `msgs` (not waiting for the block); returns the transaction hash.
     pub async fn send(&self, msgs: Vec<Msg>) -> anyhow::Result<[u8; 32]> {
         let _serial = self.tx_lock.lock().await;
-        let account = self.node.account(&self.address).await.map_err(api)?;
-        let fee = self.params.default_fee();
-        let body =
-            TxBody { chain_id: self.chain_id.clone(), sequence: account.next_sequence, fee, memo: String::new(), msgs };
-        let tx = Tx::sign(body, &self.key);
-        Ok(self.node.submit(&tx, false).await.map_err(api)?.hash)
+        let sent = self.node.send_msgs(&self.key, msgs, self.params.default_fee(), false).await.map_err(api)?;
+        Ok(sent.hash)
     }
 
     /// The outcome of a submitted transaction, once in a block (`Ok(None)`: it applied).
@@ -668,7 +663,6 @@ pub async fn run(
         pricing,
         attributes,
         params,
-        chain_id: status.chain_id.clone(),
         tls_sha256: identity.fingerprint(),
         cfg,
     });
