@@ -378,6 +378,31 @@ fn up_without_bubblewrap_stops_at_once_with_the_fix() {
     assert!(!home.path().join("devnet.json").exists(), "nothing was created");
 }
 
+/// Removes every engine object with a label when a test ends, passing or not (containers outlive
+/// a devnet's `down` by design), after taking the devnet down.
+struct RemoveLabelled<'a>(&'a Home, String);
+
+impl Drop for RemoveLabelled<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.run(&["down"]);
+        let podman = |args: &[&str]| {
+            let out = Command::new("timeout").arg("60").arg("podman").args(args).output();
+            out.map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default()
+        };
+        for kind in [&["ps", "-a", "-q"][..], &["volume", "ls", "-q"], &["network", "ls", "-q"]] {
+            let ids = podman(&[kind, &["--filter", self.1.as_str()]].concat());
+            for id in ids.lines() {
+                let rm: &[&str] = match kind[0] {
+                    "ps" => &["rm", "-f"],
+                    "volume" => &["volume", "rm", "-f"],
+                    _ => &["network", "rm", "-f"],
+                };
+                podman(&[rm, &[id]].concat());
+            }
+        }
+    }
+}
+
 /// `up --runtime container`: the devnet's providers run OCI containers (podman here, started by
 /// the devnet in its home when no engine answers). The market loop over it: lease → container
 /// running → HTTP through the published port → the devnet SIGKILLed and `up` again → the same
@@ -400,8 +425,12 @@ fn a_container_devnet_runs_readopts_updates_and_cleans_up() {
         "container devnet: order → running in {} blocks, {} s",
         first["blocks_to_running"], first["seconds_to_running"]
     );
+    // This devnet's tenant is new (its key is made with the devnet): its label singles out this
+    // test's objects on an engine other tests and earlier runs share.
+    let owner = format!("label=io.stratus.owner={}", home.tenant());
+    let _cleanup = RemoveLabelled(&home, owner.clone());
     let filter = format!("label=io.stratus.dseq={dseq}");
-    let name = podman(&["ps", "--format", "{{.Names}}", "--filter", &filter]);
+    let name = podman(&["ps", "--format", "{{.Names}}", "--filter", &owner, "--filter", &filter]);
     assert!(name.starts_with("stratus-") && name.ends_with("-web-0"), "{name:?}");
     let id = podman(&["inspect", "-f", "{{.Id}}", &name]);
     let started_at = podman(&["inspect", "-f", "{{.State.StartedAt}}", &name]);
@@ -445,25 +474,37 @@ fn a_container_devnet_runs_readopts_updates_and_cleans_up() {
     let ran = ok_json(&home.up(&["--detach", speedtest.to_str().expect("utf-8")]));
     let uri = ran["services"]["speedtest-tracker"][0].as_str().expect("uri").to_string();
     assert!(http_get(&uri).is_some_and(|b| b.contains("hello from a container")), "{uri} answers");
-    let name = podman(&["ps", "--format", "{{.Names}}", "--filter", &format!("label=io.stratus.dseq={}", ran["dseq"])]);
+    let mine = format!("label=io.stratus.dseq={}", ran["dseq"]);
+    let template_name = podman(&["ps", "--format", "{{.Names}}", "--filter", &owner, "--filter", &mine]);
     let logs = crate::provider::wait_for("the template's container logs", Duration::from_secs(30), || {
-        let out = std::process::Command::new("podman").args(["logs", &name]).output().ok()?;
+        let out = std::process::Command::new("podman").args(["logs", &template_name]).output().ok()?;
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
         text.contains("saved").then_some(text)
     });
     assert!(logs.contains("EULA=true AUTH=false"), "the template's env: {logs}");
-    let mounts = podman(&["inspect", "-f", "{{range .Mounts}}{{.Type}}:{{.Destination}} {{end}}", &name]);
+    let mounts = podman(&["inspect", "-f", "{{range .Mounts}}{{.Type}}:{{.Destination}} {{end}}", &template_name]);
     assert!(mounts.contains("volume:/config"), "the persistent volume at its mount: {mounts}");
 
     // Closed: the provider removes everything of the lease.
     let out = home.run(&["--from", "tenant", "deploy", "close", &dseq.to_string()]);
     assert!(out.status.success(), "{}", err(&out));
-    crate::provider::wait_for("nothing left of the lease", Duration::from_secs(60), || {
-        let left = [
-            podman(&["ps", "-a", "-q", "--filter", &filter]),
-            podman(&["volume", "ls", "-q", "--filter", &filter]),
-            podman(&["network", "ls", "-q", "--filter", &filter]),
-        ];
-        left.iter().all(String::is_empty).then_some(())
-    });
+    let lease = format!("label=io.stratus.lease={}", name.split('-').nth(1).unwrap_or_default());
+    let left = || {
+        // One label filter: podman ANDs several only for containers.
+        [
+            podman(&["ps", "-a", "-q", "--filter", &lease]),
+            podman(&["volume", "ls", "-q", "--filter", &lease]),
+            podman(&["network", "ls", "-q", "--filter", &lease]),
+        ]
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while left().iter().any(|l| !l.is_empty()) {
+        if std::time::Instant::now() > deadline {
+            let log = std::fs::read_to_string(h.join("devnet.log")).unwrap_or_default();
+            let tail: Vec<&str> =
+                log.lines().filter(|l| l.contains("WARN") || l.contains("ERROR") || l.contains("tearing")).collect();
+            panic!("left of the lease after 60 s: {:?}\n{}", left(), tail[tail.len().saturating_sub(15)..].join("\n"));
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
 }

@@ -13,6 +13,7 @@
 //! run, whose version `observe` reports), `failures.json` (replicas that could not be created, and
 //! why) and `events.jsonl`.
 
+mod raw;
 pub mod spec;
 
 use std::collections::{BTreeMap, HashMap};
@@ -30,8 +31,8 @@ use bollard::models::{
     VolumeCreateRequest,
 };
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, ListContainersOptionsBuilder, ListNetworksOptionsBuilder,
-    ListVolumesOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder, RemoveVolumeOptionsBuilder,
+    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, ListNetworksOptionsBuilder, ListVolumesOptionsBuilder,
+    LogsOptionsBuilder, RemoveContainerOptionsBuilder, RemoveVolumeOptionsBuilder,
 };
 use futures_util::StreamExt;
 use stratus_types::gateway::{ForwardedPort, LeaseEvent, LogLine, ReplicaState, ReplicaStatus, ServiceStatus};
@@ -69,6 +70,9 @@ pub struct ContainerRuntime {
     pub engine: String,
     /// When the engine last answered a ping, and what it said.
     health: Mutex<(Instant, Option<String>)>,
+    /// One deploy or teardown at a time: the gateway (a manifest) and the reconcile loop may
+    /// both deploy a lease at once, and the engine's create calls are check-then-act.
+    changing: Mutex<()>,
 }
 
 /// Where to look for an engine, in order.
@@ -185,6 +189,7 @@ impl ContainerRuntime {
                         s,
                         engine: uri.clone(),
                         health: Mutex::new((Instant::now(), None)),
+                        changing: Mutex::new(()),
                     });
                 }
                 Err(e) => tried.push(format!("{uri}: {e}")),
@@ -234,28 +239,18 @@ impl ContainerRuntime {
 
     /// Every labelled container of `lease` (or of all leases), with its details.
     fn containers(&self, lease: Option<&LeaseId>) -> Result<Vec<Inspected>, RuntimeError> {
-        let docker = self.docker.clone();
+        let engine = self.engine.clone();
         let filter = match lease {
             Some(l) => format!("{}={}", spec::LEASE, lease_key(l)),
             None => format!("{}={}", spec::PROVIDER, self.s.provider),
         };
         self.block(async move {
-            let filters = HashMap::from([("label", vec![filter])]);
-            let list = docker
-                .list_containers(Some(ListContainersOptionsBuilder::new().all(true).filters(&filters).build()))
-                .await
-                .map_err(|e| engine_message(&e))?;
             let mut out = Vec::new();
-            for c in list {
-                let Some(id) = c.id else { continue };
-                let Ok(i) = docker.inspect_container(&id, None).await else { continue };
-                let labels = i.config.as_ref().and_then(|c| c.labels.clone()).unwrap_or_default();
-                out.push(Inspected {
-                    id,
-                    labels,
-                    state: i.state.unwrap_or_default(),
-                    restarts: i.restart_count.unwrap_or(0),
-                });
+            for c in raw::list(&engine, &filter).await? {
+                // Gone between the listing and now: not there.
+                if let Ok(i) = raw::inspect(&engine, &c.id).await {
+                    out.push(i);
+                }
             }
             Ok::<_, String>(out)
         })?
@@ -413,13 +408,7 @@ impl ContainerRuntime {
     }
 }
 
-struct Inspected {
-    #[allow(dead_code)]
-    id: String,
-    labels: HashMap<String, String>,
-    state: ContainerState,
-    restarts: i64,
-}
+use raw::Inspected;
 
 /// A container's state in words a tenant understands.
 pub fn replica_state(
@@ -478,6 +467,7 @@ pub fn parse_timestamp_ms(t: &str) -> Option<u64> {
 
 impl Runtime for ContainerRuntime {
     fn deploy(&self, d: &LeaseDeployment) -> Result<(), RuntimeError> {
+        let _one_at_a_time = self.changing.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let plans = spec::plan(d, &self.s.public_host).map_err(RuntimeError::Invalid)?;
         let dir = self.lease_dir(&d.lease);
         fs::create_dir_all(&dir)?;
@@ -491,6 +481,7 @@ impl Runtime for ContainerRuntime {
         let version = d.version();
         let max_restarts = self.s.max_restarts;
         let lease = d.lease.clone();
+        let engine = self.engine.clone();
         let (started, failures) = self
             .block(async move {
                 if docker.inspect_network(&network, None).await.is_err() {
@@ -501,20 +492,21 @@ impl Runtime for ContainerRuntime {
                             ..NetworkCreateRequest::default()
                         })
                         .await
-                        .map_err(|e| format!("network {network}: {}", engine_message(&e)))?;
+                        .or_else(|e| {
+                            // Made meanwhile (another deploy of the lease): fine.
+                            let message = engine_message(&e);
+                            if message.contains("already") {
+                                Ok(Default::default())
+                            } else {
+                                Err(format!("network {network}: {message}"))
+                            }
+                        })?;
                 }
-                let filters = HashMap::from([("label", vec![format!("{}={}", spec::LEASE, lease_key(&lease))])]);
-                let existing = docker
-                    .list_containers(Some(ListContainersOptionsBuilder::new().all(true).filters(&filters).build()))
-                    .await
-                    .map_err(|e| engine_message(&e))?;
+                let existing = raw::list(&engine, &format!("{}={}", spec::LEASE, lease_key(&lease))).await?;
                 let (mut started, mut failures) = (Vec::new(), BTreeMap::new());
                 for plan in &plans {
-                    let current = existing.iter().find(|c| {
-                        c.names.as_ref().is_some_and(|n| n.iter().any(|n| n.trim_start_matches('/') == plan.name))
-                    });
-                    if let Some(c) = current {
-                        let same = c.labels.as_ref().and_then(|l| l.get(spec::VERSION)) == Some(&version);
+                    if let Some(c) = existing.iter().find(|c| c.name == plan.name) {
+                        let same = c.labels.get(spec::VERSION) == Some(&version);
                         if same {
                             continue;
                         }
@@ -533,15 +525,10 @@ impl Runtime for ContainerRuntime {
                     }
                 }
                 // Replicas the manifest no longer has.
-                for c in &existing {
-                    let name = c.names.as_ref().and_then(|n| n.first()).map(|n| n.trim_start_matches('/').to_string());
-                    if let Some(name) = name
-                        && !plans.iter().any(|p| p.name == name)
-                    {
-                        let _ = docker
-                            .remove_container(&name, Some(RemoveContainerOptionsBuilder::new().force(true).build()))
-                            .await;
-                    }
+                for c in existing.iter().filter(|c| !plans.iter().any(|p| p.name == c.name)) {
+                    let _ = docker
+                        .remove_container(&c.id, Some(RemoveContainerOptionsBuilder::new().force(true).build()))
+                        .await;
                 }
                 Ok::<_, String>((started, failures))
             })?
@@ -612,19 +599,19 @@ impl Runtime for ContainerRuntime {
             .deployment(lease)
             .ok_or_else(|| RuntimeError::Invalid(format!("lease {lease} is not deployed here")))?;
         // Containers the engine stopped for good are recreated; running ones are left alone.
+        let stopped: Vec<String> = self
+            .containers(Some(lease))?
+            .into_iter()
+            .filter(|c| {
+                matches!(c.state.status, Some(ContainerStateStatusEnum::EXITED | ContainerStateStatusEnum::DEAD))
+            })
+            .map(|c| c.id)
+            .collect();
         let docker = self.docker.clone();
-        let filter = format!("{}={}", spec::LEASE, lease_key(lease));
         self.block(async move {
-            let filters = HashMap::from([("label", vec![filter]), ("status", vec!["exited".to_string()])]);
-            if let Ok(list) = docker
-                .list_containers(Some(ListContainersOptionsBuilder::new().all(true).filters(&filters).build()))
-                .await
-            {
-                for c in list.into_iter().filter_map(|c| c.id) {
-                    let _ = docker
-                        .remove_container(&c, Some(RemoveContainerOptionsBuilder::new().force(true).build()))
-                        .await;
-                }
+            for id in stopped {
+                let _ =
+                    docker.remove_container(&id, Some(RemoveContainerOptionsBuilder::new().force(true).build())).await;
             }
         })?;
         let _ = fs::remove_file(self.lease_dir(lease).join("failures.json"));
@@ -695,20 +682,32 @@ impl Runtime for ContainerRuntime {
     }
 
     fn teardown(&self, lease: &LeaseId) -> Result<(), RuntimeError> {
+        let _one_at_a_time = self.changing.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let docker = self.docker.clone();
+        let engine = self.engine.clone();
         let filter = format!("{}={}", spec::LEASE, lease_key(lease));
         let network = spec::network_name(lease);
         self.block(async move {
-            let filters = HashMap::from([("label", vec![filter])]);
-            let containers = docker
-                .list_containers(Some(ListContainersOptionsBuilder::new().all(true).filters(&filters).build()))
-                .await
-                .map_err(|e| engine_message(&e))?;
-            for c in containers.into_iter().filter_map(|c| c.id) {
-                docker
-                    .remove_container(&c, Some(RemoveContainerOptionsBuilder::new().force(true).v(true).build()))
-                    .await
-                    .or_else(|e| if not_found(&e) { Ok(()) } else { Err(engine_message(&e)) })?;
+            let filters = HashMap::from([("label", vec![filter.clone()])]);
+            for c in raw::list(&engine, &filter).await? {
+                // The engine sometimes refuses a removal while a container is still stopping
+                // ("device or resource busy"): try again before giving up.
+                let mut last = Ok(());
+                for attempt in 0..5 {
+                    if attempt > 0 {
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                    }
+                    let options = RemoveContainerOptionsBuilder::new().force(true).v(true).build();
+                    last = match docker.remove_container(&c.id, Some(options)).await {
+                        Ok(()) => Ok(()),
+                        Err(e) if not_found(&e) => Ok(()),
+                        Err(e) => Err(engine_message(&e)),
+                    };
+                    if last.is_ok() {
+                        break;
+                    }
+                }
+                last?;
             }
             let volumes = docker
                 .list_volumes(Some(ListVolumesOptionsBuilder::new().filters(&filters).build()))
