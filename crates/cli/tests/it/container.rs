@@ -17,6 +17,14 @@ use crate::provider::{http_get, wait_for};
 
 pub const IMAGE: &str = "localhost/stratus-test/busybox:1";
 
+/// The engine tests take turns: network isolation is briefly down while a network is removed
+/// (until the runtime reloads the firewall rules), which another test's probe must not meet.
+pub static ENGINE_TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+pub fn engine_turn() -> std::sync::MutexGuard<'static, ()> {
+    ENGINE_TURN.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// `podman system service` on a socket in `dir`, stopped when dropped.
 struct Engine {
     child: Child,
@@ -76,13 +84,18 @@ pub fn build_image_as(dir: &Path, tag: &str, change: &str) {
 }
 
 fn runtime(data: &Path, engine: &Engine) -> ContainerRuntime {
+    runtime_of(data, engine, 9)
+}
+
+/// A runtime for the provider `address(seed)`: tests that share the engine use different ones.
+fn runtime_of(data: &Path, engine: &Engine, seed: u8) -> ContainerRuntime {
     ContainerRuntime::connect(ContainerSettings {
         data_dir: data.join("container"),
         engine_socket: Some(engine.socket.clone()),
         listen_host: "127.0.0.1".into(),
         public_host: "127.0.0.1".into(),
         max_restarts: 3,
-        provider: address(9).to_string(),
+        provider: address(seed).to_string(),
     })
     .expect("the engine answers")
 }
@@ -126,7 +139,14 @@ deployment:
 }
 
 fn lease(dseq: u64) -> LeaseId {
-    LeaseId { owner: address(1), dseq, gseq: 1, oseq: 1, provider: address(9) }
+    lease_of(dseq, 9)
+}
+
+/// A lease of this test process: objects an earlier, failed run left on the shared engine have
+/// other names and labels.
+fn lease_of(dseq: u64, provider: u8) -> LeaseId {
+    let dseq = u64::from(std::process::id()) * 10_000 + dseq;
+    LeaseId { owner: address(1), dseq, gseq: 1, oseq: 1, provider: address(provider) }
 }
 
 fn state(rt: &ContainerRuntime, d: &LeaseDeployment) -> (ReplicaState, Option<String>) {
@@ -146,6 +166,7 @@ fn labelled(kind: &str, lease: &LeaseId) -> String {
 
 #[test]
 fn containers_run_survive_a_provider_restart_keep_volumes_across_updates_and_leave_nothing() {
+    let _turn = engine_turn();
     let dir = tempfile::tempdir().expect("tempdir");
     let engine = Engine::start(dir.path());
     build_image(dir.path());
@@ -243,4 +264,69 @@ fn containers_run_survive_a_provider_restart_keep_volumes_across_updates_and_lea
     podman(&args);
     assert!(other.observe().is_empty(), "it sees only objects labelled with its own address");
     rt.teardown(&l).expect("cleanup");
+}
+
+/// The tenant-isolation attacks of `isolation.rs`, played against the container backend: what a
+/// hostile container can reach. (The relay-socket symlink swap has no counterpart: the engine
+/// publishes ports itself, the provider follows no path a container controls.)
+#[test]
+fn a_hostile_container_reaches_nothing_but_its_own_lease() {
+    let _turn = engine_turn();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let engine = Engine::start(dir.path());
+    build_image(dir.path());
+    let rt = runtime_of(dir.path(), &engine, 7);
+    let secret = dir.path().join("container").join("provider-secret");
+    std::fs::write(&secret, "provider key material").expect("write");
+    let (victim, attacker) = (lease_of(5001, 7), lease_of(5002, 7));
+    let dv = deployment(victim.clone(), &sdl(IMAGE, "victim"), free_port());
+    let da = deployment(attacker.clone(), &sdl(IMAGE, "attacker"), free_port());
+    rt.deploy(&dv).expect("deploy the victim");
+    rt.deploy(&da).expect("deploy the attacker");
+    for d in [&dv, &da] {
+        wait_for("both running", Duration::from_secs(60), || (state(&rt, d).0 == ReplicaState::Running).then_some(()));
+    }
+    let name = |l: &LeaseId| format!("stratus-{}-web-0", stratus_provider::runtime::lease_key(l));
+    let attack = |script: &str| {
+        let out = Command::new("podman").args(["exec", &name(&attacker), "sh", "-c", script]).output().expect("exec");
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    };
+
+    // Root inside is not root outside: the container's uid 0 is an unprivileged host uid.
+    assert_eq!(attack("id -u").trim(), "0");
+    let host_uid = podman(&["top", &name(&attacker), "huser"]);
+    let host_uid = host_uid.lines().nth(1).unwrap_or_default().trim().to_string();
+    assert!(!host_uid.is_empty() && host_uid != "0" && host_uid != "root", "root inside is {host_uid:?} outside");
+
+    // No host files: not the host's /etc/shadow, not the provider's data.
+    let shadow = std::fs::read_to_string("/etc/shadow").unwrap_or_default();
+    let seen = attack("cat /etc/shadow; cat /etc/passwd");
+    assert!(shadow.lines().next().is_none_or(|l| !seen.contains(l)), "the host's shadow leaked: {seen}");
+    let seen = attack(&format!("cat {}", secret.display()));
+    assert!(!seen.contains("provider key material"), "{seen}");
+
+    // No other lease: the victim's container is not reachable by address (its own network is
+    // isolated), only through its published port, like anyone's — also after a third lease came
+    // and went (removing a network once dropped every other network's isolation).
+    let passing = lease_of(5003, 7);
+    let dp = deployment(passing.clone(), &sdl(IMAGE, "passing"), free_port());
+    rt.deploy(&dp).expect("deploy a third lease");
+    rt.teardown(&passing).expect("tear it down");
+    let victim_ip =
+        podman(&["inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", &name(&victim)]);
+    assert!(!victim_ip.is_empty());
+    let reached = attack(&format!("printf 'GET / HTTP/1.0\\r\\n\\r\\n' | busybox nc -w 3 {victim_ip} 8080"));
+    assert!(!reached.contains("200 OK"), "the attacker reached the victim's container at {victim_ip}: {reached}");
+    // The attack itself works where it is allowed: its own container's port.
+    let own_ip =
+        podman(&["inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", &name(&attacker)]);
+    let own = attack(&format!("printf 'GET / HTTP/1.0\\r\\n\\r\\n' | busybox nc -w 3 {own_ip} 8080"));
+    assert!(own.contains("200 OK"), "the probe itself is broken: {own}");
+    // The victim's volume is not the attacker's.
+    podman(&["exec", &name(&victim), "sh", "-c", "echo victim-data > /data/note"]);
+    assert!(!attack("cat /data/note").contains("victim-data"));
+
+    for l in [&victim, &attacker] {
+        rt.teardown(l).expect("teardown");
+    }
 }

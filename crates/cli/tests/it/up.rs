@@ -411,6 +411,7 @@ impl Drop for RemoveLabelled<'_> {
 #[test]
 fn a_container_devnet_runs_readopts_updates_and_cleans_up() {
     use crate::container::{IMAGE, build_image, podman, sdl};
+    let _turn = crate::container::engine_turn();
     let home = Home::new();
     let h = home.path();
     build_image(h);

@@ -68,6 +68,11 @@ pub struct ContainerRuntime {
     s: ContainerSettings,
     /// Where the engine answered.
     pub engine: String,
+    /// The engine is podman: each container gets its own user namespace (`UsernsMode: auto`, so
+    /// root inside is an unprivileged uid outside) and each lease's network is isolated from the
+    /// others (`isolate`). Docker does both daemon-wide (`userns-remap`; bridge networks are
+    /// isolated from each other by default).
+    podman: bool,
     /// When the engine last answered a ping, and what it said.
     health: Mutex<(Instant, Option<String>)>,
     /// One deploy or teardown at a time: the gateway (a manifest) and the reconcile loop may
@@ -171,14 +176,23 @@ impl ContainerRuntime {
             let probe = docker.clone();
             let answered = run_on(&rt, async move {
                 match tokio::time::timeout(Duration::from_secs(5), probe.ping()).await {
-                    Ok(Ok(_)) => probe.negotiate_version().await.map_err(|e| e.to_string()),
+                    Ok(Ok(_)) => {
+                        let docker = probe.negotiate_version().await.map_err(|e| e.to_string())?;
+                        let version = docker.version().await.map_err(|e| e.to_string())?;
+                        let podman = version
+                            .components
+                            .unwrap_or_default()
+                            .iter()
+                            .any(|c| c.name.to_lowercase().contains("podman"));
+                        Ok((docker, podman))
+                    }
                     Ok(Err(e)) => Err(e.to_string()),
                     Err(_) => Err("no answer within 5 s".into()),
                 }
             })
             .unwrap_or_else(|e| Err(e.to_string()));
             match answered {
-                Ok(docker) => {
+                Ok((docker, podman)) => {
                     if let Err(e) = fs::create_dir_all(&s.data_dir) {
                         rt.shutdown_background();
                         return Err(format!("{}: {e}", s.data_dir.display()));
@@ -188,6 +202,7 @@ impl ContainerRuntime {
                         rt: Some(rt),
                         s,
                         engine: uri.clone(),
+                        podman,
                         health: Mutex::new((Instant::now(), None)),
                         changing: Mutex::new(()),
                     });
@@ -312,6 +327,7 @@ impl ContainerRuntime {
         network: &str,
         listen_host: &str,
         max_restarts: u32,
+        podman: bool,
     ) -> Result<(), String> {
         Self::ensure_image(docker, plan).await?;
         let lease_labels: HashMap<String, String> = plan
@@ -332,6 +348,13 @@ impl ContainerRuntime {
                     .map_err(|e| format!("volume {}: {}", v.name, engine_message(&e)))?;
             }
         }
+        // podman: volumes as binds with `U`, so each is owned by the container's own (mapped) root
+        // and stays writable when a new version's container gets another uid range.
+        let binds: Vec<String> = plan
+            .volumes
+            .iter()
+            .map(|v| format!("{}:{}:{}U", v.name, v.target, if v.read_only { "ro," } else { "" }))
+            .collect();
         let mounts: Vec<Mount> = plan
             .volumes
             .iter()
@@ -369,7 +392,9 @@ impl ContainerRuntime {
             shm_size: plan.shm_size.map(|s| s as i64),
             tmpfs: (!plan.tmpfs.is_empty())
                 .then(|| plan.tmpfs.iter().map(|(path, size)| (path.clone(), format!("size={size}"))).collect()),
-            mounts: (!mounts.is_empty()).then_some(mounts),
+            mounts: (!podman && !mounts.is_empty()).then_some(mounts),
+            binds: (podman && !binds.is_empty()).then_some(binds),
+            userns_mode: podman.then(|| "auto".to_string()),
             port_bindings: (!port_bindings.is_empty()).then_some(port_bindings),
             network_mode: Some(network.to_string()),
             restart_policy: Some(RestartPolicy {
@@ -482,25 +507,29 @@ impl Runtime for ContainerRuntime {
         let max_restarts = self.s.max_restarts;
         let lease = d.lease.clone();
         let engine = self.engine.clone();
+        let podman = self.podman;
         let (started, failures) = self
             .block(async move {
                 if docker.inspect_network(&network, None).await.is_err() {
-                    docker
-                        .create_network(NetworkCreateRequest {
-                            name: network.clone(),
-                            labels: Some(labels.clone()),
-                            ..NetworkCreateRequest::default()
-                        })
-                        .await
-                        .or_else(|e| {
-                            // Made meanwhile (another deploy of the lease): fine.
-                            let message = engine_message(&e);
-                            if message.contains("already") {
-                                Ok(Default::default())
-                            } else {
-                                Err(format!("network {network}: {message}"))
-                            }
-                        })?;
+                    let made = if podman {
+                        raw::create_isolated_podman_network(&engine, &network, &labels).await
+                    } else {
+                        docker
+                            .create_network(NetworkCreateRequest {
+                                name: network.clone(),
+                                labels: Some(labels.clone()),
+                                ..NetworkCreateRequest::default()
+                            })
+                            .await
+                            .map(|_| ())
+                            .map_err(|e| engine_message(&e))
+                    };
+                    // Made meanwhile (another deploy of the lease) is fine.
+                    if let Err(message) = made
+                        && !message.contains("already")
+                    {
+                        return Err(format!("network {network}: {message}"));
+                    }
                 }
                 let existing = raw::list(&engine, &format!("{}={}", spec::LEASE, lease_key(&lease))).await?;
                 let (mut started, mut failures) = (Vec::new(), BTreeMap::new());
@@ -517,7 +546,7 @@ impl Runtime for ContainerRuntime {
                             )
                             .await;
                     }
-                    match Self::create(&docker, plan, &network, &listen_host, max_restarts).await {
+                    match Self::create(&docker, plan, &network, &listen_host, max_restarts, podman).await {
                         Ok(()) => started.push(plan.name.clone()),
                         Err(why) => {
                             failures.insert(format!("{}-{}", plan.service, plan.index), why);
@@ -726,6 +755,9 @@ impl Runtime for ContainerRuntime {
             Ok::<(), String>(())
         })?
         .map_err(RuntimeError::Io)?;
+        if self.podman {
+            self.restore_isolation();
+        }
         let dir = self.lease_dir(lease);
         if dir.exists() {
             fs::remove_dir_all(&dir)?;
@@ -764,6 +796,27 @@ impl Runtime for ContainerRuntime {
 }
 
 impl ContainerRuntime {
+    /// podman 4's netavark drops the isolation rules of every other network when one network is
+    /// removed (found by `a_hostile_container_reaches_nothing_but_its_own_lease`): after removing
+    /// a lease's network, reload the firewall rules of all containers. Only the podman command
+    /// does that (its API has no call for it), so it is run when the engine is a local socket.
+    fn restore_isolation(&self) {
+        if !(self.engine.starts_with("unix://") || self.engine.starts_with('/')) {
+            tracing::warn!(engine = %self.engine, "cannot reload podman's firewall rules on a remote engine: networks may not be isolated until the next container starts");
+            return;
+        }
+        match std::process::Command::new("podman").args(["network", "reload", "--all"]).output() {
+            Ok(o) if o.status.success() => {}
+            Ok(o) => tracing::warn!(
+                "podman network reload failed: {}; networks may not be isolated until the next container starts",
+                String::from_utf8_lossy(&o.stderr).trim()
+            ),
+            Err(e) => tracing::warn!(
+                "podman network reload: {e}; networks may not be isolated until the next container starts"
+            ),
+        }
+    }
+
     fn read_logs(
         &self,
         lease: &LeaseId,

@@ -91,9 +91,40 @@ fn percent(s: &str) -> String {
         .collect()
 }
 
-/// One GET over HTTP/1.0 (no chunking, the connection closes after the body).
+/// Creates a network through podman's own API: its Docker-compatible one accepts `isolate` but
+/// does not apply it, and leaves name resolution off.
+pub async fn create_isolated_podman_network(
+    engine: &str,
+    name: &str,
+    labels: &HashMap<String, String>,
+) -> Result<(), String> {
+    let body = serde_json::json!({
+        "name": name,
+        "labels": labels,
+        "options": { "isolate": "true" },
+        "dns_enabled": true,
+    });
+    request(engine, "POST", "/v4.0.0/libpod/networks/create", Some(&body)).await.map(|_| ())
+}
+
 async fn get(engine: &str, path: &str) -> Result<serde_json::Value, String> {
-    let request = format!("GET {path} HTTP/1.0\r\nHost: engine\r\n\r\n");
+    request(engine, "GET", path, None).await
+}
+
+/// One request over HTTP/1.0 (no chunking, the connection closes after the body).
+async fn request(
+    engine: &str,
+    method: &str,
+    path: &str,
+    json: Option<&serde_json::Value>,
+) -> Result<serde_json::Value, String> {
+    let payload = json.map(serde_json::Value::to_string).unwrap_or_default();
+    let mut request = format!("{method} {path} HTTP/1.0\r\nHost: engine\r\n");
+    if json.is_some() {
+        request.push_str(&format!("Content-Type: application/json\r\nContent-Length: {}\r\n", payload.len()));
+    }
+    request.push_str("\r\n");
+    request.push_str(&payload);
     let mut response = Vec::new();
     let io = |e: std::io::Error| format!("the engine at {engine}: {e}");
     if let Some(socket) = engine.strip_prefix("unix://").or(engine.starts_with('/').then_some(engine)) {
@@ -110,7 +141,7 @@ async fn get(engine: &str, path: &str) -> Result<serde_json::Value, String> {
     let head = String::from_utf8_lossy(&response[..split]);
     let body = &response[split + 4..];
     let status = head.split_whitespace().nth(1).unwrap_or_default();
-    if status != "200" {
+    if !status.starts_with('2') {
         return Err(format!("the engine answered {status}: {}", String::from_utf8_lossy(body).trim()));
     }
     serde_json::from_slice(body).map_err(|e| format!("the engine's answer is not JSON: {e}"))
