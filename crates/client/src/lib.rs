@@ -1,6 +1,7 @@
 //! What a user or a provider needs to talk to Stratus: keys and signing ([`keys`]), and typed
 //! clients for the node's HTTP API ([`node`]).
 
+mod answer;
 pub mod keys;
 pub mod node;
 pub mod provider;

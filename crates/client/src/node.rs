@@ -6,8 +6,8 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use stratus_types::address::Address;
 use stratus_types::api::{
-    AccountInfo, ApiError, BlockInfo, BlockMark, DeploymentInfo, FaucetRequest, Page, Status, StreamedEvent, SubmitTx,
-    Submitted, TxInfo,
+    AccountInfo, BlockInfo, BlockMark, DeploymentInfo, FaucetRequest, Page, Status, StreamedEvent, SubmitTx, Submitted,
+    TxInfo,
 };
 use stratus_types::coin::Coin;
 use stratus_types::market::{AuditedAttributes, Bid, DeploymentId, Lease, Order, Provider};
@@ -84,23 +84,7 @@ impl NodeClient {
         url: &str,
         resp: Result<reqwest::Response, reqwest::Error>,
     ) -> Result<T, ClientError> {
-        let resp = resp.map_err(|e| ClientError::Unreachable { url: self.base.clone(), detail: e.to_string() })?;
-        let status = resp.status();
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|e| ClientError::Unreachable { url: self.base.clone(), detail: e.to_string() })?;
-        if status.is_success() {
-            return serde_json::from_slice(&bytes)
-                .map_err(|e| ClientError::Decode { url: url.to_string(), detail: e.to_string() });
-        }
-        let message = serde_json::from_slice::<ApiError>(&bytes)
-            .map(|e| e.error)
-            .unwrap_or_else(|_| String::from_utf8_lossy(&bytes).into_owned());
-        if status == reqwest::StatusCode::NOT_FOUND {
-            return Err(ClientError::NotFound(message));
-        }
-        Err(ClientError::Api(message))
+        crate::answer::json(&self.base, url, resp, None).await
     }
 
     pub async fn get<T: DeserializeOwned>(&self, path: &str, query: &[(&str, String)]) -> Result<T, ClientError> {
@@ -278,13 +262,11 @@ impl Subscription {
             .timeout(Duration::from_secs(365 * 24 * 3600))
             .send()
             .await
-            .map_err(|e| ClientError::Unreachable { url: self.client.base.clone(), detail: e.to_string() })?;
+            .map_err(|e| crate::answer::unreachable(&self.client.base, &e))?;
         if !resp.status().is_success() {
+            let status = resp.status();
             let body = resp.bytes().await.unwrap_or_default();
-            let message = serde_json::from_slice::<ApiError>(&body)
-                .map(|e| e.error)
-                .unwrap_or_else(|_| String::from_utf8_lossy(&body).into_owned());
-            return Err(ClientError::Api(message));
+            return Err(crate::answer::error(status, &body, None));
         }
         self.buffer.clear();
         self.block_events.clear();

@@ -14,7 +14,6 @@ use rustls::{DigitallySignedStruct, SignatureScheme};
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 use stratus_types::address::Address;
-use stratus_types::api::ApiError;
 use stratus_types::auth::{Scope, Token};
 use stratus_types::gateway::{Decision, LeaseStatus, ManifestAccepted, ProviderStatus, StreamFrame};
 use stratus_types::manifest::Manifest;
@@ -152,23 +151,7 @@ impl ProviderClient {
         &self,
         resp: Result<reqwest::Response, reqwest::Error>,
     ) -> Result<T, ClientError> {
-        let resp = resp.map_err(|e| ClientError::Unreachable { url: self.base.clone(), detail: error_chain(&e) })?;
-        let status = resp.status();
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|e| ClientError::Unreachable { url: self.base.clone(), detail: e.to_string() })?;
-        if status.is_success() {
-            return serde_json::from_slice(&bytes)
-                .map_err(|e| ClientError::Decode { url: self.base.clone(), detail: e.to_string() });
-        }
-        let message = serde_json::from_slice::<ApiError>(&bytes)
-            .map(|e| e.error)
-            .unwrap_or_else(|_| String::from_utf8_lossy(&bytes).into_owned());
-        if status == reqwest::StatusCode::NOT_FOUND {
-            return Err(ClientError::NotFound(message));
-        }
-        Err(ClientError::Api(format!("provider {}: {message} ({status})", self.provider)))
+        crate::answer::json(&self.base, &self.base, resp, Some(&format!("provider {}", self.provider))).await
     }
 
     async fn get<T: DeserializeOwned>(&self, path: &str, scope: Scope, dseq: Option<u64>) -> Result<T, ClientError> {
@@ -218,14 +201,11 @@ impl ProviderClient {
             .bearer_auth(self.token(scope, Some(dseq)))
             .send()
             .await
-            .map_err(|e| ClientError::Unreachable { url: self.base.clone(), detail: error_chain(&e) })?;
+            .map_err(|e| crate::answer::unreachable(&self.base, &e))?;
         if !resp.status().is_success() {
             let status = resp.status();
             let bytes = resp.bytes().await.unwrap_or_default();
-            let message = serde_json::from_slice::<ApiError>(&bytes)
-                .map(|e| e.error)
-                .unwrap_or_else(|_| String::from_utf8_lossy(&bytes).into_owned());
-            return Err(ClientError::Api(format!("provider {}: {message} ({status})", self.provider)));
+            return Err(crate::answer::error(status, &bytes, Some(&format!("provider {}", self.provider))));
         }
         Ok(FrameStream { resp, buf: Vec::new() })
     }
@@ -248,17 +228,6 @@ impl ProviderClient {
     pub async fn events(&self, lease: &LeaseId, follow: bool) -> Result<FrameStream, ClientError> {
         self.stream(format!("{}/events?follow={follow}", Self::lease_path(lease)), Scope::Events, lease.dseq).await
     }
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
 }
 
 /// Newline-delimited JSON frames; a stream silent for [`STALL`] is reported, not waited on

@@ -8,4 +8,5 @@
 
 mod awesome;
 mod corpus;
+mod limits;
 mod reference;
