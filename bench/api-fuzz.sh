@@ -23,6 +23,9 @@ for _ in $(seq 100); do grep -q http:// "$HOME_DIR/ready" 2>/dev/null && break; 
 URL=$(grep -o 'http://[0-9.:]*' "$HOME_DIR/ready")
 echo "node=$URL max_examples=$MAX_EXAMPLES"
 export PYTHONPATH="$PWD/bench/schemathesis${PYTHONPATH:+:$PYTHONPATH}" SCHEMATHESIS_HOOKS=stratus_hooks
-timeout 600 schemathesis --config-file bench/schemathesis/schemathesis.toml run "$URL/openapi.json" \
+CONFIG="$PWD/bench/schemathesis/schemathesis.toml"
+# Its cache (.schemathesis/) goes into the temporary home, not the checkout.
+cd "$HOME_DIR"
+timeout 600 schemathesis --config-file "$CONFIG" run "$URL/openapi.json" \
   --max-examples "$MAX_EXAMPLES" --seed 1 --workers 1 --request-timeout 10 \
   --max-response-time 10 --no-color
