@@ -5,8 +5,7 @@
 //! A record that cannot be read is reported and left where it is (never deleted): a provider
 //! that starts with it missing would not re-adopt that lease, and an operator must see why.
 
-use std::fs::{self, OpenOptions};
-use std::io::Write;
+use std::fs;
 use std::path::{Path, PathBuf};
 
 use stratus_types::gateway::LeaseEvent;
@@ -14,6 +13,7 @@ use stratus_types::market::LeaseId;
 
 use crate::pure::reconcile::LeaseRecord;
 use crate::runtime::lease_key;
+use crate::runtime::workload::{append_event, read_events_since};
 
 pub struct LeaseStore {
     records: PathBuf,
@@ -90,21 +90,12 @@ impl LeaseStore {
     }
 
     pub fn append_event(&self, lease: &LeaseId, kind: &str, message: String) {
-        let event = LeaseEvent { time_ms: crate::runtime::workload::now_ms(), kind: kind.into(), message };
-        if let Ok(mut f) = OpenOptions::new().create(true).append(true).open(self.events_path(lease))
-            && let Ok(line) = serde_json::to_string(&event)
-        {
-            let _ = writeln!(f, "{line}");
-        }
+        append_event(&self.events_path(lease), kind, message);
     }
 
     /// Events appended since `cursor` (complete lines only), moving it on.
     pub fn events_since(&self, lease: &LeaseId, cursor: &mut EventCursor) -> Vec<LeaseEvent> {
-        let text = fs::read_to_string(self.events_path(lease)).unwrap_or_default();
-        let from = cursor.0.min(text.len());
-        let complete = text[from..].rfind('\n').map_or(from, |i| from + i + 1);
-        cursor.0 = complete;
-        text[from..complete].lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
+        read_events_since(&self.events_path(lease), &mut cursor.0)
     }
 }
 

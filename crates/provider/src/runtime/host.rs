@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 use stratus_types::attributes::glob_match;
-use stratus_types::gateway::{ForwardedPort, LeaseEvent, LogLine, ReplicaState, ReplicaStatus, ServiceStatus};
+use stratus_types::gateway::{LeaseEvent, LogLine, ReplicaState, ReplicaStatus, ServiceStatus};
 use stratus_types::manifest::{ManifestGroup, Protocol, Service};
 use stratus_types::market::LeaseId;
 
@@ -632,11 +632,7 @@ impl Runtime for HostRuntime {
         if !started.is_empty() {
             append_event(&self.events_path(&d.lease), "deployed", format!("started {}", started.join(", ")));
         }
-        // The runtime's own record of what it runs (the version `observe` reports).
-        let text = serde_json::to_vec_pretty(d).map_err(|e| RuntimeError::Io(e.to_string()))?;
-        let tmp = lease_dir.join("deployment.json.tmp");
-        fs::write(&tmp, text)?;
-        fs::rename(&tmp, lease_dir.join("deployment.json"))?;
+        crate::runtime::write_deployment(&lease_dir, d)?;
         self.forward(d);
         Ok(())
     }
@@ -677,13 +673,7 @@ impl Runtime for HostRuntime {
     }
 
     fn events_since(&self, lease: &LeaseId, cursor: &mut LogCursor) -> Vec<LeaseEvent> {
-        let text = fs::read_to_string(self.events_path(lease)).unwrap_or_default();
-        let offset = cursor.positions.entry("events".into()).or_insert((0, 0));
-        let from = (offset.1 as usize).min(text.len());
-        let complete = text[from..].rfind('\n').map_or(from, |i| from + i + 1);
-        let events = text[from..complete].lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
-        offset.1 = complete as u64;
-        events
+        crate::runtime::events_since(&self.events_path(lease), cursor)
     }
 
     fn resume(&self) {
@@ -712,28 +702,7 @@ impl Runtime for HostRuntime {
                 };
                 replicas.push(ReplicaStatus { index: i, state, restarts, message });
             }
-            let mut ports = Vec::new();
-            let mut uris = Vec::new();
-            for (service, port, external, proto) in global_ports(&d.group) {
-                if service != svc.name {
-                    continue;
-                }
-                let Some(host_port) = d.host_ports.get(&format!("{service}:{port}")).copied() else { continue };
-                let uri = if external == 80 && proto == Protocol::Tcp {
-                    format!("http://{}:{host_port}", self.s.public_host)
-                } else {
-                    format!("{}:{host_port}", self.s.public_host)
-                };
-                uris.push(uri);
-                ports.push(ForwardedPort {
-                    port,
-                    external_port: external,
-                    proto: proto.as_str().to_string(),
-                    host: self.s.public_host.clone(),
-                    host_port,
-                    global: true,
-                });
-            }
+            let (uris, ports) = crate::runtime::published(d, &svc.name, &self.s.public_host);
             out.push(ServiceStatus {
                 name: svc.name.clone(),
                 image: svc.image.clone(),
@@ -823,16 +792,11 @@ impl HostRuntime {
 
     /// What this runtime deployed for `lease`, from its own record.
     fn deployment(&self, lease: &LeaseId) -> Option<LeaseDeployment> {
-        serde_json::from_slice(&fs::read(self.lease_dir(lease).join("deployment.json")).ok()?).ok()
+        crate::runtime::read_deployment(&self.lease_dir(lease))
     }
 
     /// Everything this runtime has deployed (leases with a record of what they run).
     fn deployments(&self) -> Vec<LeaseDeployment> {
-        let Ok(entries) = fs::read_dir(self.s.data_dir.join("leases")) else { return Vec::new() };
-        entries
-            .flatten()
-            .filter_map(|e| fs::read(e.path().join("deployment.json")).ok())
-            .filter_map(|b| serde_json::from_slice(&b).ok())
-            .collect()
+        crate::runtime::read_deployments(&self.s.data_dir.join("leases"))
     }
 }

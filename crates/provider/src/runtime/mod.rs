@@ -26,8 +26,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use stratus_types::gateway::{LeaseEvent, LogLine, ServiceStatus};
+use stratus_types::gateway::{ForwardedPort, LeaseEvent, LogLine, ServiceStatus};
 use stratus_types::manifest::ManifestGroup;
+use stratus_types::manifest::Protocol;
 use stratus_types::market::LeaseId;
 
 use crate::pure::inventory::Reservation;
@@ -90,6 +91,61 @@ pub trait Runtime: Send + Sync {
     /// Why this runtime cannot run workloads at all (no sandbox tool, no engine): the provider
     /// then bids on nothing and records this as the reason.
     fn unavailable(&self) -> Option<String>;
+}
+
+/// Writes a runtime's own record of what it deployed into `dir` (atomically): the version
+/// `observe` reports comes from it.
+pub(crate) fn write_deployment(dir: &std::path::Path, d: &LeaseDeployment) -> Result<(), RuntimeError> {
+    let text = serde_json::to_vec_pretty(d).map_err(|e| RuntimeError::Io(e.to_string()))?;
+    let tmp = dir.join("deployment.json.tmp");
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, dir.join("deployment.json"))?;
+    Ok(())
+}
+
+pub(crate) fn read_deployment(dir: &std::path::Path) -> Option<LeaseDeployment> {
+    serde_json::from_slice(&std::fs::read(dir.join("deployment.json")).ok()?).ok()
+}
+
+/// Every deployment recorded in the lease directories under `root`.
+pub(crate) fn read_deployments(root: &std::path::Path) -> Vec<LeaseDeployment> {
+    let Ok(entries) = std::fs::read_dir(root) else { return Vec::new() };
+    entries.flatten().filter_map(|e| read_deployment(&e.path())).collect()
+}
+
+/// The runtime's event log of a lease (`path`) read on from `cursor`.
+pub(crate) fn events_since(path: &std::path::Path, cursor: &mut LogCursor) -> Vec<LeaseEvent> {
+    let position = cursor.positions.entry("events".into()).or_insert((0, 0));
+    let mut offset = position.1 as usize;
+    let events = workload::read_events_since(path, &mut offset);
+    position.1 = offset as u64;
+    events
+}
+
+/// Where the world reaches `service`'s globally exposed ports: its URIs (`http://` for port 80)
+/// and the forwarded ports, from the host ports the provider assigned.
+pub fn published(d: &LeaseDeployment, service: &str, public_host: &str) -> (Vec<String>, Vec<ForwardedPort>) {
+    let (mut uris, mut ports) = (Vec::new(), Vec::new());
+    for (svc, port, external, proto) in host::global_ports(&d.group) {
+        if svc != service {
+            continue;
+        }
+        let Some(host_port) = d.host_ports.get(&format!("{svc}:{port}")).copied() else { continue };
+        uris.push(if external == 80 && proto == Protocol::Tcp {
+            format!("http://{public_host}:{host_port}")
+        } else {
+            format!("{public_host}:{host_port}")
+        });
+        ports.push(ForwardedPort {
+            port,
+            external_port: external,
+            proto: proto.as_str().to_string(),
+            host: public_host.to_string(),
+            host_port,
+            global: true,
+        });
+    }
+    (uris, ports)
 }
 
 /// Where a log or event reader stopped. Opaque: only the runtime that made it reads it.

@@ -91,6 +91,15 @@ pub struct StatusFile {
     pub since_ms: u64,
 }
 
+/// The events appended to `path` since byte `offset` (complete lines only), moving it on.
+pub fn read_events_since(path: &Path, offset: &mut usize) -> Vec<LeaseEvent> {
+    let text = fs::read_to_string(path).unwrap_or_default();
+    let from = (*offset).min(text.len());
+    let complete = text[from..].rfind('\n').map_or(from, |i| from + i + 1);
+    *offset = complete;
+    text[from..complete].lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
+}
+
 pub fn append_event(path: &Path, kind: &str, message: String) {
     let event = LeaseEvent { time_ms: now_ms(), kind: kind.into(), message };
     if let Ok(mut f) = OpenOptions::new().create(true).append(true).open(path)

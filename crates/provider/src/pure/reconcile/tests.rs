@@ -64,21 +64,7 @@ impl World {
         for a in &actions {
             match a {
                 Action::Adopt(l) => {
-                    let record = LeaseRecord {
-                        lease: l.clone(),
-                        reservation: Reservation {
-                            order: l.order(),
-                            replicas: vec![],
-                            persistent: vec![],
-                            unit_gpus: vec![],
-                            allocated: true,
-                        },
-                        won_at: self.height,
-                        manifest: None,
-                        host_ports: BTreeMap::new(),
-                        unhealthy_since_ms: None,
-                    };
-                    self.records.insert(l.clone(), record);
+                    self.records.insert(l.clone(), LeaseRecord { won_at: self.height, ..record(l) });
                 }
                 Action::Deploy(l) => {
                     let d = self.records[l].deployment().expect("a manifest");
@@ -105,6 +91,16 @@ impl World {
         actions
     }
 
+    /// A lease won, adopted, given a manifest of `image` and deployed: two blocks.
+    fn running(&mut self, dseq: u64, image: &str) -> LeaseId {
+        let l = lease(dseq);
+        self.active.push(l.clone());
+        self.block();
+        self.send_manifest(&l, image);
+        self.block();
+        l
+    }
+
     fn send_manifest(&mut self, l: &LeaseId, image: &str) {
         if let Some(r) = self.records.get_mut(l) {
             r.manifest = Some(manifest(image));
@@ -129,11 +125,7 @@ fn a_new_lease_is_adopted_then_deployed_once_its_manifest_arrives() {
 #[test]
 fn a_closed_lease_is_torn_down_with_its_volumes() {
     let mut w = World::new();
-    let l = lease(1);
-    w.active.push(l.clone());
-    w.block();
-    w.send_manifest(&l, "nginx:1");
-    w.block();
+    let l = w.running(1, "nginx:1");
     w.runtime.write_volume(&l, "data", "precious");
     w.active.clear();
     assert_eq!(w.block(), vec![Action::Teardown(l.clone())]);
@@ -141,12 +133,13 @@ fn a_closed_lease_is_torn_down_with_its_volumes() {
     assert_eq!(w.runtime.volume(&l, "data"), None);
     // A teardown interrupted by a crash (the record gone, the runtime still holding the lease)
     // is finished on the next block.
-    w.runtime.deploy(&LeaseRecord { manifest: Some(manifest("x")), ..dummy_record(&l) }.deployment().expect("d")).ok();
+    w.runtime.deploy(&LeaseRecord { manifest: Some(manifest("x")), ..record(&l) }.deployment().expect("d")).ok();
     assert_eq!(w.block(), vec![Action::Teardown(l.clone())]);
     assert!(!w.runtime.is_deployed(&l));
 }
 
-fn dummy_record(l: &LeaseId) -> LeaseRecord {
+/// A lease's record as adoption makes it: capacity reserved, no manifest yet.
+fn record(l: &LeaseId) -> LeaseRecord {
     LeaseRecord {
         lease: l.clone(),
         reservation: Reservation {
@@ -166,11 +159,7 @@ fn dummy_record(l: &LeaseId) -> LeaseRecord {
 #[test]
 fn a_restarted_provider_re_adopts_without_restarting_anything() {
     let mut w = World::new();
-    let l = lease(1);
-    w.active.push(l.clone());
-    w.block();
-    w.send_manifest(&l, "nginx:1");
-    w.block();
+    let l = w.running(1, "nginx:1");
     let deploys = w.runtime.deploys();
     // The provider restarts: its records come back from its store, the runtime kept running.
     let records = w.records.clone();
@@ -184,11 +173,7 @@ fn a_restarted_provider_re_adopts_without_restarting_anything() {
 #[test]
 fn a_crashed_replica_restarts_after_its_back_off_and_a_crash_loop_closes_the_lease() {
     let mut w = World::new();
-    let l = lease(1);
-    w.active.push(l.clone());
-    w.block();
-    w.send_manifest(&l, "python:3");
-    w.block();
+    let l = w.running(1, "python:3");
     // First quick exit: back-off 0.5 s. Not yet at the exit's instant, due a block later.
     w.runtime.crash(&l, "web-0", 3, w.now_ms, 1);
     let plan = w.plan();
@@ -225,11 +210,7 @@ fn a_failed_replica_or_a_missing_manifest_closes_the_lease() {
     let actions = w.block();
     assert!(matches!(&actions[..], [Action::Close { reason: CloseReason::ManifestTimeout, .. }]), "{actions:?}");
 
-    let l2 = lease(2);
-    w.active.push(l2.clone());
-    w.block();
-    w.send_manifest(&l2, "nginx:1");
-    w.block();
+    let l2 = w.running(2, "nginx:1");
     w.runtime.crash(&l2, "web-0", 127, w.now_ms, 1);
     let actions = w.block();
     assert!(matches!(&actions[..], [Action::Close { reason: CloseReason::WorkloadFailed, .. }]), "{actions:?}");
@@ -238,11 +219,7 @@ fn a_failed_replica_or_a_missing_manifest_closes_the_lease() {
 #[test]
 fn a_replica_down_too_long_closes_the_lease_as_unstable() {
     let mut w = World::new();
-    let l = lease(1);
-    w.active.push(l.clone());
-    w.block();
-    w.send_manifest(&l, "nginx:1");
-    w.block();
+    let l = w.running(1, "nginx:1");
     // Exits once, and its restart never comes up (the runtime keeps it restarting).
     w.runtime.crash(&l, "web-0", 1, w.now_ms, 1);
     w.block();
@@ -257,11 +234,7 @@ fn a_replica_down_too_long_closes_the_lease_as_unstable() {
 #[test]
 fn a_manifest_update_redeploys_and_keeps_volumes() {
     let mut w = World::new();
-    let l = lease(1);
-    w.active.push(l.clone());
-    w.block();
-    w.send_manifest(&l, "app:1");
-    w.block();
+    let l = w.running(1, "app:1");
     w.runtime.write_volume(&l, "data", "kept");
     w.send_manifest(&l, "app:2");
     assert_eq!(w.block(), vec![Action::Deploy(l.clone())]);

@@ -35,13 +35,11 @@ use bollard::query_parameters::{
     LogsOptionsBuilder, RemoveContainerOptionsBuilder, RemoveVolumeOptionsBuilder,
 };
 use futures_util::StreamExt;
-use stratus_types::gateway::{ForwardedPort, LeaseEvent, LogLine, ReplicaState, ReplicaStatus, ServiceStatus};
-use stratus_types::manifest::Protocol;
+use stratus_types::gateway::{LeaseEvent, LogLine, ReplicaState, ReplicaStatus, ServiceStatus};
 use stratus_types::market::LeaseId;
 
 use crate::pure::reconcile::{ObservedLease, ObservedReplica};
 use crate::runtime::container::spec::ContainerPlan;
-use crate::runtime::host::global_ports;
 use crate::runtime::workload::append_event;
 use crate::runtime::{LeaseDeployment, LogCursor, Runtime, RuntimeError, lease_key};
 
@@ -229,16 +227,11 @@ impl ContainerRuntime {
     }
 
     fn deployment(&self, lease: &LeaseId) -> Option<LeaseDeployment> {
-        serde_json::from_slice(&fs::read(self.lease_dir(lease).join("deployment.json")).ok()?).ok()
+        crate::runtime::read_deployment(&self.lease_dir(lease))
     }
 
     fn deployments(&self) -> Vec<LeaseDeployment> {
-        let Ok(entries) = fs::read_dir(&self.s.data_dir) else { return Vec::new() };
-        entries
-            .flatten()
-            .filter_map(|e| fs::read(e.path().join("deployment.json")).ok())
-            .filter_map(|b| serde_json::from_slice(&b).ok())
-            .collect()
+        crate::runtime::read_deployments(&self.s.data_dir)
     }
 
     fn failures(&self, lease: &LeaseId) -> BTreeMap<String, String> {
@@ -496,9 +489,7 @@ impl Runtime for ContainerRuntime {
         let plans = spec::plan(d, &self.s.public_host).map_err(RuntimeError::Invalid)?;
         let dir = self.lease_dir(&d.lease);
         fs::create_dir_all(&dir)?;
-        let text = serde_json::to_vec_pretty(d).map_err(io)?;
-        fs::write(dir.join("deployment.json.tmp"), text)?;
-        fs::rename(dir.join("deployment.json.tmp"), dir.join("deployment.json"))?;
+        crate::runtime::write_deployment(&dir, d)?;
         let docker = self.docker.clone();
         let network = spec::network_name(&d.lease);
         let labels: HashMap<String, String> = spec::lease_labels(&d.lease).into_iter().collect();
@@ -658,26 +649,7 @@ impl Runtime for ContainerRuntime {
                     ReplicaStatus { index: i, state, restarts, message }
                 })
                 .collect();
-            let (mut uris, mut ports) = (Vec::new(), Vec::new());
-            for (service, port, external, proto) in global_ports(&d.group) {
-                if service != svc.name {
-                    continue;
-                }
-                let Some(host_port) = d.host_ports.get(&format!("{service}:{port}")).copied() else { continue };
-                uris.push(if external == 80 && proto == Protocol::Tcp {
-                    format!("http://{}:{host_port}", self.s.public_host)
-                } else {
-                    format!("{}:{host_port}", self.s.public_host)
-                });
-                ports.push(ForwardedPort {
-                    port,
-                    external_port: external,
-                    proto: proto.as_str().to_string(),
-                    host: self.s.public_host.clone(),
-                    host_port,
-                    global: true,
-                });
-            }
+            let (uris, ports) = crate::runtime::published(d, &svc.name, &self.s.public_host);
             out.push(ServiceStatus {
                 name: svc.name.clone(),
                 image: svc.image.clone(),
@@ -702,12 +674,7 @@ impl Runtime for ContainerRuntime {
     }
 
     fn events_since(&self, lease: &LeaseId, cursor: &mut LogCursor) -> Vec<LeaseEvent> {
-        let text = fs::read_to_string(self.lease_dir(lease).join("events.jsonl")).unwrap_or_default();
-        let offset = cursor.positions.entry("events".into()).or_insert((0, 0));
-        let from = (offset.1 as usize).min(text.len());
-        let complete = text[from..].rfind('\n').map_or(from, |i| from + i + 1);
-        offset.1 = complete as u64;
-        text[from..complete].lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
+        crate::runtime::events_since(&self.lease_dir(lease).join("events.jsonl"), cursor)
     }
 
     fn teardown(&self, lease: &LeaseId) -> Result<(), RuntimeError> {
