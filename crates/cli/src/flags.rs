@@ -90,6 +90,10 @@ pub enum Command {
     Up(UpArgs),
     /// Stop the devnet `up` started in --home (the chain and leases stay; `up` resumes them).
     Down(DownArgs),
+    /// Train language models: prepare data, run a job locally, or run its coordinator and
+    /// workers (what the supercloud runs), evaluate checkpoints.
+    #[command(subcommand)]
+    Train(TrainCommand),
     /// Host runtime internals (run by the provider, not by people).
     #[command(subcommand, hide = true)]
     Workload(WorkloadCommand),
@@ -664,4 +668,102 @@ pub struct SdlCheck {
 #[derive(Debug, Args)]
 pub struct SdlFile {
     pub file: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TrainCommand {
+    /// Turn a text corpus into byte-token shards (webdataset tars) with a held-out validation
+    /// split, written to S3 (`s3://BUCKET/PREFIX`, endpoint and keys from AWS_*) or a directory.
+    Prepare(TrainPrepareArgs),
+    /// Run a job on this machine: a coordinator and N worker processes on loopback.
+    Run(TrainRunArgs),
+    /// Run a job's coordinator: admits workers, closes rounds, checkpoints, serves metrics.
+    Coordinator(TrainCoordinatorArgs),
+    /// Run a worker of the job the coordinator at URL runs.
+    Worker(TrainWorkerArgs),
+    /// Validation loss and bits per byte of a checkpoint.
+    Eval(TrainEvalArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TrainPrepareArgs {
+    /// A text file, or a directory of them (symbolic links and `.dat` indexes are skipped).
+    #[arg(long)]
+    pub corpus: PathBuf,
+    /// Where the shards go: s3://BUCKET/PREFIX, file:///DIR or a directory.
+    #[arg(long)]
+    pub out: String,
+    /// The fraction of samples held out for validation (the end of the corpus).
+    #[arg(long, default_value_t = 0.1)]
+    pub val_fraction: f64,
+    /// Tokens (bytes) per sample.
+    #[arg(long, default_value_t = 256)]
+    pub sample_tokens: u32,
+    #[arg(long, default_value_t = 64)]
+    pub samples_per_shard: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct TrainRunArgs {
+    /// The job file (TOML; see docs/training.md).
+    pub job: PathBuf,
+    #[arg(long, default_value_t = 4)]
+    pub workers: usize,
+    /// Metrics (JSON lines) of the coordinator and every worker go here [default: a temporary directory].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Serve the coordinator's /metrics and /status here.
+    #[arg(long)]
+    pub metrics_listen: Option<String>,
+    /// Drill: SIGKILL one worker once this fraction of the rounds is done, and start a replacement.
+    #[arg(long)]
+    pub kill_worker_at: Option<f64>,
+}
+
+#[derive(Debug, Args)]
+pub struct TrainCoordinatorArgs {
+    pub job: PathBuf,
+    /// Where workers connect.
+    #[arg(long, default_value = "0.0.0.0:7480")]
+    pub listen: String,
+    /// Start the first round once this many workers have joined.
+    #[arg(long, default_value_t = 1)]
+    pub min_workers: usize,
+    #[arg(long)]
+    pub metrics_listen: Option<String>,
+    /// Write metrics.jsonl here.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Validation samples scored at the end.
+    #[arg(long, default_value_t = 512)]
+    pub val_samples: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct TrainWorkerArgs {
+    /// The coordinator: HOST:PORT or tcp://HOST:PORT.
+    #[arg(long, env = "STRATUS_TRAIN_COORDINATOR")]
+    pub coordinator: String,
+    /// A name for logs [default: the host name and process id].
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Per-step metrics as JSON lines.
+    #[arg(long)]
+    pub metrics_file: Option<PathBuf>,
+    /// How long to keep trying to reach the coordinator, in seconds.
+    #[arg(long, default_value_t = 60)]
+    pub connect_timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct TrainEvalArgs {
+    /// A job's checkpoint URL (the newest complete checkpoint under it) or one checkpoint's
+    /// directory (`…/ckpt/0000000008`).
+    pub checkpoint_url: String,
+    /// The prepared data set (its validation split is scored).
+    #[arg(long)]
+    pub data: String,
+    /// Score at most this many validation samples.
+    #[arg(long, default_value_t = 100_000)]
+    pub samples: usize,
 }

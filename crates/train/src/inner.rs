@@ -1,5 +1,6 @@
 //! The inner optimiser: AdamW with the learning-rate schedule and global-norm gradient clipping.
 
+use candle_core::backprop::GradStore;
 use candle_core::{Result, Tensor, Var};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 
@@ -30,7 +31,12 @@ impl InnerOptimizer {
 
     /// Back-propagates `loss`, clips, and updates the parameters.
     pub fn step(&mut self, loss: &Tensor) -> Result<StepReport> {
-        let mut grads = loss.backward()?;
+        self.step_with(loss.backward()?)
+    }
+
+    /// Clips `grads` and updates the parameters with them (gradients computed elsewhere, e.g.
+    /// averaged over DDP's workers).
+    pub fn step_with(&mut self, mut grads: GradStore) -> Result<StepReport> {
         let mut sum_sq = 0f64;
         for v in &self.vars {
             if let Some(g) = grads.get(v.as_tensor()) {

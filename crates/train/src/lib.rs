@@ -1,11 +1,25 @@
-//! The training engine (issue 11), first slice: a decoder-only transformer language model of
-//! configurable size on candle (CPU by default, `cuda` feature for GPUs), and its inner optimiser
-//! — AdamW with linear warm-up, cosine decay and global-norm gradient clipping — and DiLoCo's pure
-//! parts ([`outer`]): pseudo-gradients, int8 block compression, the outer Nesterov step. The
-//! exchange, data shards, checkpoints and membership come next; they meet this crate at
-//! [`model::Lm`]'s parameters, [`inner::InnerOptimizer::step`] and [`outer::Outer::step`].
+//! The training engine (issue 11): elastic, low-communication data-parallel training of a
+//! decoder-only transformer language model on candle (CPU by default, `cuda` for GPUs).
+//!
+//! - Pure: [`model`], [`inner`] (AdamW + clipping), [`schedule`], [`outer`] (DiLoCo's
+//!   pseudo-gradients, int8 compression, outer Nesterov), [`data::plan`] (who trains which
+//!   samples), [`data::shards`] (webdataset tars), [`membership`] (quorum and deadline),
+//!   [`job`] (the job file).
+//! - Effects: [`storage`] (S3 or a directory), [`data::loader`], [`checkpoint`], [`wire`] (TCP
+//!   frames, simulated links), [`coordinator`], [`worker`], [`metrics`] (JSON lines, Prometheus).
 
+pub mod checkpoint;
+pub mod coordinator;
+pub mod data;
+pub mod engine;
 pub mod inner;
+pub mod job;
+pub mod membership;
+pub mod metrics;
 pub mod model;
 pub mod outer;
+pub mod params;
 pub mod schedule;
+pub mod storage;
+pub mod wire;
+pub mod worker;

@@ -11,6 +11,7 @@ mod provider;
 mod query;
 mod sdl;
 mod tenant;
+mod train;
 mod up;
 
 use std::process::ExitCode;
@@ -42,6 +43,7 @@ pub fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Send(args) => query::send(&ctx, args),
         Command::Faucet(args) => query::faucet(&ctx, args),
         Command::Query(cmd) => query::query(&ctx, cmd),
+        Command::Train(cmd) => train::run(&ctx, cmd),
         Command::Workload(cmd) => workload(cmd),
         Command::Up(args) => up::up(&ctx, &args),
         Command::Down(args) => up::down(&ctx, &args),

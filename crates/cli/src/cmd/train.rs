@@ -1,0 +1,372 @@
+//! `stratus train …`: prepare data, run a job locally (a coordinator and worker processes of
+//! this same binary on loopback), the coordinator and worker the supercloud runs, and eval.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use serde_json::{Value, json};
+use stratus_train::coordinator::{self, CoordinatorOptions};
+use stratus_train::data::loader::{Dataset, windows};
+use stratus_train::data::shards::{PrepareOptions, prepare};
+use stratus_train::engine::Engine;
+use stratus_train::job::Job;
+use stratus_train::storage::Storage;
+use stratus_train::worker::{self, WorkerOptions};
+
+use super::ctx::Ctx;
+use crate::flags::{
+    Output, TrainCommand, TrainCoordinatorArgs, TrainEvalArgs, TrainPrepareArgs, TrainRunArgs, TrainWorkerArgs,
+};
+
+pub fn run(ctx: &Ctx, cmd: TrainCommand) -> anyhow::Result<ExitCode> {
+    let json = ctx.output == Output::Json;
+    match cmd {
+        TrainCommand::Prepare(a) => prepare_cmd(&a, json),
+        TrainCommand::Run(a) => run_local(&a, json),
+        TrainCommand::Coordinator(a) => coordinator_cmd(&a, json),
+        TrainCommand::Worker(a) => worker_cmd(&a, json),
+        TrainCommand::Eval(a) => eval_cmd(&a, json),
+    }
+    .map(|()| ExitCode::SUCCESS)
+}
+
+pub fn load_job(path: &Path) -> anyhow::Result<Job> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read the job file {}", path.display()))?;
+    Ok(Job::parse(&path.display().to_string(), &text)?)
+}
+
+/// The corpus as bytes: a file, or the text files of a directory in name order.
+fn read_corpus(path: &Path) -> anyhow::Result<Vec<u8>> {
+    let meta = std::fs::metadata(path).with_context(|| format!("--corpus {}", path.display()))?;
+    if meta.is_file() {
+        return std::fs::read(path).with_context(|| format!("--corpus {}", path.display()));
+    }
+    let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+        .with_context(|| format!("--corpus {}", path.display()))?
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_none_or(|x| x != "dat"))
+        .collect();
+    files.sort();
+    let mut out = Vec::new();
+    for f in &files {
+        let bytes = std::fs::read(f).with_context(|| format!("cannot read {}", f.display()))?;
+        if std::str::from_utf8(&bytes).is_ok() {
+            out.extend(bytes);
+        }
+    }
+    if out.is_empty() {
+        anyhow::bail!("--corpus {}: no text files in this directory", path.display());
+    }
+    Ok(out)
+}
+
+fn prepare_cmd(a: &TrainPrepareArgs, json: bool) -> anyhow::Result<()> {
+    let corpus = read_corpus(&a.corpus)?;
+    let o = PrepareOptions {
+        sample_tokens: a.sample_tokens,
+        samples_per_shard: a.samples_per_shard,
+        val_fraction: a.val_fraction,
+    };
+    let (index, files) = prepare(&corpus, o)?;
+    let store = Storage::open(&a.out)?;
+    for (name, data) in &files {
+        store.put(name, data.clone())?;
+    }
+    // The index last: a data set whose index exists is complete.
+    store.put("index.json", serde_json::to_vec_pretty(&index)?)?;
+    let train: u32 = index.train.iter().sum();
+    let val: u32 = index.val.iter().sum();
+    if json {
+        println!(
+            "{}",
+            json!({"out": store.url(), "corpus_bytes": corpus.len(), "train_samples": train, "val_samples": val,
+                   "train_shards": index.train.len(), "val_shards": index.val.len(), "sample_tokens": index.sample_tokens,
+                   "corpus_sha256": index.corpus_sha256})
+        );
+    } else {
+        println!(
+            "wrote {} training samples in {} shards and {val} held-out samples in {} shards of {} byte tokens to {}",
+            train,
+            index.train.len(),
+            index.val.len(),
+            index.sample_tokens,
+            store.url()
+        );
+    }
+    Ok(())
+}
+
+fn coordinator_cmd(a: &TrainCoordinatorArgs, json: bool) -> anyhow::Result<()> {
+    let job = load_job(&a.job)?;
+    let listener = std::net::TcpListener::bind(&a.listen).with_context(|| format!("--listen {}", a.listen))?;
+    let addr = listener.local_addr()?;
+    let metrics_listen = a
+        .metrics_listen
+        .as_deref()
+        .map(|m| m.parse().with_context(|| format!("--metrics-listen {m}: not an address like 127.0.0.1:9100")))
+        .transpose()?;
+    say(json, &json!({"type": "listening", "addr": addr.to_string()}), &format!("coordinator listening on {addr}"));
+    let opts = CoordinatorOptions {
+        min_workers: a.min_workers,
+        metrics_listen,
+        out_dir: a.out.clone(),
+        val_samples: a.val_samples,
+    };
+    let rounds = job.training.rounds();
+    let summary = coordinator::run(job, listener, opts, &mut |v: &Value| {
+        if json {
+            println!("{v}");
+        } else {
+            eprintln!("{}", human(v, rounds));
+        }
+    })?;
+    if !json {
+        println!(
+            "done: {} steps, final loss {:.4}, val loss {:.4} nats/token, {:.0} bytes per worker, utilisation {:.1}%",
+            summary.steps,
+            summary.final_loss,
+            summary.val_loss,
+            summary.bytes_per_worker,
+            summary.utilization * 100.0
+        );
+    }
+    Ok(())
+}
+
+fn worker_cmd(a: &TrainWorkerArgs, json: bool) -> anyhow::Result<()> {
+    let name = a.name.clone().unwrap_or_else(|| {
+        let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
+        format!("{}-{}", host.trim(), std::process::id())
+    });
+    let s = worker::run(WorkerOptions {
+        coordinator: a.coordinator.clone(),
+        name,
+        metrics_file: a.metrics_file.clone(),
+        connect_timeout: Duration::from_secs(a.connect_timeout),
+    })?;
+    say(
+        json,
+        &serde_json::to_value(&s)?,
+        &format!(
+            "worker {} done: {} steps, {:.1} s computing of {:.1} s, {} bytes sent, {} received",
+            s.id, s.steps, s.compute_s, s.wall_s, s.bytes_sent, s.bytes_received
+        ),
+    );
+    Ok(())
+}
+
+fn eval_cmd(a: &TrainEvalArgs, json: bool) -> anyhow::Result<()> {
+    let store = Storage::open(&a.checkpoint_url)?;
+    let (manifest, ck) = if store.get_opt("manifest.json")?.is_some() {
+        stratus_train::checkpoint::load(&store).with_context(|| format!("checkpoint {}", store.url()))?
+    } else {
+        let found = stratus_train::checkpoint::latest(&store)?;
+        for line in &found.skipped {
+            eprintln!("warning: {line}");
+        }
+        found.checkpoint.ok_or_else(|| anyhow::anyhow!("no complete checkpoint under {}", store.url()))?
+    };
+    let engine = Engine::new(&ck.job)?;
+    engine.params.load(&ck.theta)?;
+    let data = Dataset::open(&a.data)?;
+    let val = data.val_samples(a.samples)?;
+    let batch = windows(&val, ck.job.model.context, &engine.device)?;
+    let loss = engine.eval(&batch)?;
+    let tokens = batch.dims2()?.0 * ck.job.model.context;
+    let bpb = loss / std::f64::consts::LN_2;
+    say(
+        json,
+        &json!({"checkpoint": store.url(), "round": manifest.round, "step": manifest.step,
+                "val_loss": loss, "bits_per_byte": bpb, "tokens": tokens}),
+        &format!(
+            "checkpoint at round {} (step {}): validation loss {loss:.4} nats/byte, {bpb:.4} bits per byte over {tokens} tokens",
+            manifest.round, manifest.step
+        ),
+    );
+    Ok(())
+}
+
+fn say(json: bool, value: &Value, text: &str) {
+    if json {
+        println!("{value}");
+    } else {
+        println!("{text}");
+    }
+}
+
+/// One metrics object as a line for people.
+fn human(v: &Value, rounds: u64) -> String {
+    let f = |k: &str| v.get(k).and_then(Value::as_f64).unwrap_or(f64::NAN);
+    match v.get("type").and_then(Value::as_str) {
+        Some("round") => format!(
+            "round {:>4}/{rounds}  step {:>6}  loss {:.4}  members {}  {:.0} tok/s  utilisation {:.1}%  {:.2} MB moved",
+            f("round") as u64 + 1,
+            f("step") as u64,
+            f("loss"),
+            f("members") as u64,
+            f("tokens_per_s"),
+            f("utilization") * 100.0,
+            (f("bytes_sent") + f("bytes_received")) / 1e6
+        ),
+        Some("member") => format!(
+            "worker {} {} (round {}){}",
+            v["worker"],
+            v["event"].as_str().unwrap_or("?"),
+            v["round"],
+            v.get("reason").and_then(Value::as_str).map(|r| format!(": {r}")).unwrap_or_default()
+        ),
+        Some("warning") => format!("warning: {}", v["message"].as_str().unwrap_or("")),
+        Some("waiting") => v["message"].as_str().unwrap_or("").to_string(),
+        _ => v.to_string(),
+    }
+}
+
+/// `stratus train run`: this binary as coordinator and workers on loopback.
+fn run_local(a: &TrainRunArgs, json: bool) -> anyhow::Result<()> {
+    let job = load_job(&a.job)?;
+    if a.workers == 0 {
+        anyhow::bail!("--workers must be at least 1");
+    }
+    let rounds = job.training.rounds();
+    let tmp;
+    let out = match &a.out {
+        Some(d) => d.clone(),
+        None => {
+            tmp = tempfile::tempdir()?;
+            tmp.path().to_path_buf()
+        }
+    };
+    std::fs::create_dir_all(&out).with_context(|| format!("--out {}", out.display()))?;
+    let exe = std::env::current_exe()?;
+    // Share the cores: each worker computes on its own slice of them.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = (cores / a.workers).max(1).to_string();
+    let mut coord = Command::new(&exe);
+    coord
+        .args(["--output", "json", "train", "coordinator"])
+        .arg(&a.job)
+        .args(["--listen", "127.0.0.1:0", "--min-workers", &a.workers.to_string(), "--out"])
+        .arg(&out)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    if let Some(m) = &a.metrics_listen {
+        coord.args(["--metrics-listen", m]);
+    }
+    let mut coord = Children::one(coord.spawn().context("cannot start the coordinator")?);
+    let stdout = coord.0[0].stdout.take().ok_or_else(|| anyhow::anyhow!("no coordinator output"))?;
+    let mut lines = BufReader::new(stdout).lines();
+    let first = lines.next().transpose()?.ok_or_else(|| anyhow::anyhow!("the coordinator exited before listening"))?;
+    let addr = serde_json::from_str::<Value>(&first)?
+        .get("addr")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .ok_or_else(|| anyhow::anyhow!("the coordinator said {first:?} instead of its address"))?;
+    let spawn_worker = |i: usize| -> anyhow::Result<Child> {
+        let mut w = Command::new(&exe);
+        w.args(["--output", "json", "train", "worker", "--coordinator", &addr, "--name", &format!("local-{i}")])
+            .arg("--metrics-file")
+            .arg(out.join(format!("worker-{i}.jsonl")))
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        if std::env::var_os("RAYON_NUM_THREADS").is_none() {
+            w.env("RAYON_NUM_THREADS", &threads);
+        }
+        w.spawn().with_context(|| format!("cannot start worker {i}"))
+    };
+    let mut workers = Children(Vec::new());
+    for i in 0..a.workers {
+        workers.0.push(spawn_worker(i)?);
+    }
+    let mut killed = false;
+    let mut summary: Option<Value> = None;
+    for line in lines {
+        let line = line?;
+        let Ok(v) = serde_json::from_str::<Value>(&line) else { continue };
+        match v.get("type").and_then(Value::as_str) {
+            Some("round") => {
+                if json {
+                    println!("{line}");
+                } else {
+                    eprintln!("{}", human(&v, rounds));
+                }
+                let done = v.get("round").and_then(Value::as_u64).map_or(0, |r| r + 1);
+                if let (Some(at), false) = (a.kill_worker_at, killed)
+                    && done as f64 >= at * rounds as f64
+                {
+                    killed = true;
+                    let victim = &mut workers.0[0];
+                    eprintln!(
+                        "drill: SIGKILL worker 0 (pid {}) after round {done}; starting a replacement",
+                        victim.id()
+                    );
+                    let _ = victim.kill();
+                    let _ = victim.wait();
+                    let replacement = spawn_worker(a.workers)?;
+                    workers.0.push(replacement);
+                }
+            }
+            Some("summary") => summary = v.get("summary").cloned(),
+            _ => {
+                if !json {
+                    eprintln!("{}", human(&v, rounds));
+                }
+            }
+        }
+    }
+    let status = coord.0[0].wait()?;
+    if !status.success() {
+        anyhow::bail!("the coordinator failed ({status}); its error is above");
+    }
+    // Workers leave once the coordinator says the run is over; do not wait on one forever.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    for w in workers.0.iter_mut() {
+        while w.try_wait()?.is_none() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    let s = summary.ok_or_else(|| anyhow::anyhow!("the coordinator ended without a summary"))?;
+    let pick = |k: &str| s.get(k).cloned().unwrap_or(Value::Null);
+    let out_line = json!({
+        "steps": pick("steps"), "final_loss": pick("final_loss"), "val_loss": pick("val_loss"),
+        "bytes_per_worker": pick("bytes_per_worker"), "utilization": pick("utilization"),
+    });
+    if json {
+        println!("{out_line}");
+    } else {
+        println!(
+            "done: {} steps, final loss {:.4}, validation loss {:.4} nats/byte, {:.2} MB per worker, utilisation {:.1}% (metrics in {})",
+            s["steps"],
+            s["final_loss"].as_f64().unwrap_or(f64::NAN),
+            s["val_loss"].as_f64().unwrap_or(f64::NAN),
+            s["bytes_per_worker"].as_f64().unwrap_or(f64::NAN) / 1e6,
+            s["utilization"].as_f64().unwrap_or(f64::NAN) * 100.0,
+            out.display()
+        );
+    }
+    Ok(())
+}
+
+/// Child processes that are killed if this process stops early (an error, a panic).
+struct Children(Vec<Child>);
+
+impl Children {
+    fn one(c: Child) -> Children {
+        Children(vec![c])
+    }
+}
+
+impl Drop for Children {
+    fn drop(&mut self) {
+        for c in self.0.iter_mut() {
+            if c.try_wait().ok().flatten().is_none() {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+        }
+    }
+}

@@ -1,0 +1,137 @@
+//! Object storage for shards and checkpoints through `object_store`: S3-compatible servers
+//! (`s3://bucket/prefix`; endpoint and credentials from the usual `AWS_*` variables, e.g.
+//! `AWS_ENDPOINT_URL`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`) or a local directory
+//! (`file:///dir` or a plain path). Calls are blocking — training code is synchronous — each on a
+//! small runtime of its own.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures_util::TryStreamExt;
+use object_store::aws::AmazonS3Builder;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("{url}: {message}")]
+    Url { url: String, message: String },
+    #[error("{url}: {source}")]
+    Store {
+        url: String,
+        #[source]
+        source: object_store::Error,
+    },
+    #[error("{url}: {message}")]
+    Runtime { url: String, message: String },
+}
+
+#[derive(Clone)]
+pub struct Storage {
+    url: String,
+    store: Arc<dyn ObjectStore>,
+    prefix: Path,
+    runtime: Arc<tokio::runtime::Runtime>,
+}
+
+impl std::fmt::Debug for Storage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.url)
+    }
+}
+
+impl Storage {
+    pub fn open(url: &str) -> Result<Storage, StorageError> {
+        let bad = |message: &str| StorageError::Url { url: url.to_string(), message: message.to_string() };
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("storage")
+            .enable_all()
+            .build()
+            .map_err(|e| StorageError::Runtime { url: url.to_string(), message: e.to_string() })?;
+        let (store, prefix): (Arc<dyn ObjectStore>, Path) = if let Some(rest) = url.strip_prefix("s3://") {
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            if bucket.is_empty() {
+                return Err(bad("no bucket: write s3://BUCKET/PREFIX"));
+            }
+            let mut b = AmazonS3Builder::from_env().with_bucket_name(bucket);
+            let endpoint = std::env::var("AWS_ENDPOINT_URL").or_else(|_| std::env::var("AWS_ENDPOINT")).ok();
+            if let Some(endpoint) = &endpoint {
+                b = b.with_endpoint(endpoint).with_allow_http(endpoint.starts_with("http://"));
+            }
+            if std::env::var("AWS_REGION").is_err() && std::env::var("AWS_DEFAULT_REGION").is_err() {
+                b = b.with_region("us-east-1");
+            }
+            let store = b.build().map_err(|e| bad(&e.to_string()))?;
+            (Arc::new(store), Path::from(prefix))
+        } else {
+            let dir = url.strip_prefix("file://").unwrap_or(url);
+            if dir.is_empty() || dir.contains("://") {
+                return Err(bad("not a storage URL: use s3://BUCKET/PREFIX, file:///DIR or a directory"));
+            }
+            std::fs::create_dir_all(dir).map_err(|e| bad(&format!("cannot create the directory: {e}")))?;
+            let store = LocalFileSystem::new_with_prefix(dir).map_err(|e| bad(&e.to_string()))?;
+            (Arc::new(store), Path::default())
+        };
+        Ok(Storage { url: url.trim_end_matches('/').to_string(), store, prefix, runtime: Arc::new(runtime) })
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// A storage for `sub` under this one's prefix.
+    pub fn child(&self, sub: &str) -> Storage {
+        Storage { url: format!("{}/{sub}", self.url), prefix: self.path(sub), ..self.clone() }
+    }
+
+    fn path(&self, name: &str) -> Path {
+        name.split('/').filter(|p| !p.is_empty()).fold(self.prefix.clone(), |p, part| p.clone().join(part))
+    }
+
+    fn err(&self, source: object_store::Error) -> StorageError {
+        StorageError::Store { url: self.url.clone(), source }
+    }
+
+    pub fn put(&self, name: &str, data: Vec<u8>) -> Result<(), StorageError> {
+        let path = self.path(name);
+        self.runtime.block_on(self.store.put(&path, PutPayload::from(data))).map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    pub fn get(&self, name: &str) -> Result<Bytes, StorageError> {
+        let path = self.path(name);
+        self.runtime.block_on(async { self.store.get(&path).await?.bytes().await }).map_err(|e| self.err(e))
+    }
+
+    /// Whether `name` exists (a missing object is `Ok(None)`, other failures are errors).
+    pub fn get_opt(&self, name: &str) -> Result<Option<Bytes>, StorageError> {
+        match self.get(name) {
+            Ok(b) => Ok(Some(b)),
+            Err(StorageError::Store { source: object_store::Error::NotFound { .. }, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The immediate "directories" under `sub` (names relative to it).
+    pub fn list_dirs(&self, sub: &str) -> Result<Vec<String>, StorageError> {
+        let base = self.path(sub);
+        let listed = self.runtime.block_on(self.store.list_with_delimiter(Some(&base))).map_err(|e| self.err(e))?;
+        Ok(listed.common_prefixes.iter().filter_map(|p| p.filename().map(str::to_string)).collect())
+    }
+
+    /// Deletes everything under `sub`.
+    pub fn delete_all(&self, sub: &str) -> Result<(), StorageError> {
+        let base = self.path(sub);
+        self.runtime
+            .block_on(async {
+                let objects: Vec<_> = self.store.list(Some(&base)).try_collect().await?;
+                for o in objects {
+                    self.store.delete(&o.location).await?;
+                }
+                Ok(())
+            })
+            .map_err(|e| self.err(e))
+    }
+}
