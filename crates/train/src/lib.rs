@@ -21,5 +21,7 @@ pub mod outer;
 pub mod params;
 pub mod schedule;
 pub mod storage;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 pub mod wire;
 pub mod worker;

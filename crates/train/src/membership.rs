@@ -47,7 +47,8 @@ pub fn median(xs: &[f64]) -> f64 {
 
 /// Contributions that let a round close at the deadline: ⌈fraction × members⌉, at least one.
 pub fn quorum(fraction: f64, members: usize) -> usize {
-    ((fraction * members as f64).ceil() as usize).clamp(1, members.max(1))
+    // The epsilon keeps 2/3 of 3 at 2 (in floating point it is 2.0000000000000004).
+    ((fraction * members as f64 - 1e-9).ceil() as usize).clamp(1, members.max(1))
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -110,6 +111,7 @@ mod tests {
         let round = |training, arrived, elapsed| Round { training, arrived, elapsed };
         assert_eq!(quorum(2.0 / 3.0, 4), 3);
         assert_eq!(quorum(2.0 / 3.0, 1), 1);
+        assert_eq!(quorum(2.0 / 3.0, 3), 2);
         assert_eq!(decide(&round(4, 4, 1.0), None, 0.67, 60.0), Close::All);
         assert_eq!(decide(&round(4, 3, 13.0), Some(14.0), 0.67, 60.0), Close::Wait, "before the deadline");
         assert_eq!(decide(&round(4, 3, 14.0), Some(14.0), 0.67, 60.0), Close::Quorum);

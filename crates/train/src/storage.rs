@@ -17,12 +17,10 @@ use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 pub enum StorageError {
     #[error("{url}: {message}")]
     Url { url: String, message: String },
-    #[error("{url}: {source}")]
-    Store {
-        url: String,
-        #[source]
-        source: object_store::Error,
-    },
+    /// `message` is the server's answer in one line (object_store's own text repeats itself
+    /// down its chain of causes, with the XML body each time).
+    #[error("{url}: {message}")]
+    Store { url: String, message: String, source: object_store::Error },
     #[error("{url}: {message}")]
     Runtime { url: String, message: String },
 }
@@ -41,8 +39,23 @@ impl std::fmt::Debug for Storage {
     }
 }
 
+/// How to reach an S3-compatible server; unset fields come from the `AWS_*` environment.
+#[derive(Clone, Debug, Default)]
+pub struct S3Config {
+    pub endpoint: Option<String>,
+    pub access_key: Option<String>,
+    pub secret_key: Option<String>,
+    pub region: Option<String>,
+}
+
 impl Storage {
+    /// Opens `url`; S3 settings from the environment.
     pub fn open(url: &str) -> Result<Storage, StorageError> {
+        Storage::open_s3(url, &S3Config::default())
+    }
+
+    /// Opens `url` with S3 settings given here (over the environment's).
+    pub fn open_s3(url: &str, s3: &S3Config) -> Result<Storage, StorageError> {
         let bad = |message: &str| StorageError::Url { url: url.to_string(), message: message.to_string() };
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
@@ -56,11 +69,22 @@ impl Storage {
                 return Err(bad("no bucket: write s3://BUCKET/PREFIX"));
             }
             let mut b = AmazonS3Builder::from_env().with_bucket_name(bucket);
-            let endpoint = std::env::var("AWS_ENDPOINT_URL").or_else(|_| std::env::var("AWS_ENDPOINT")).ok();
+            let endpoint = s3
+                .endpoint
+                .clone()
+                .or_else(|| std::env::var("AWS_ENDPOINT_URL").or_else(|_| std::env::var("AWS_ENDPOINT")).ok());
             if let Some(endpoint) = &endpoint {
                 b = b.with_endpoint(endpoint).with_allow_http(endpoint.starts_with("http://"));
             }
-            if std::env::var("AWS_REGION").is_err() && std::env::var("AWS_DEFAULT_REGION").is_err() {
+            if let Some(k) = &s3.access_key {
+                b = b.with_access_key_id(k);
+            }
+            if let Some(k) = &s3.secret_key {
+                b = b.with_secret_access_key(k);
+            }
+            if let Some(r) = &s3.region {
+                b = b.with_region(r);
+            } else if std::env::var("AWS_REGION").is_err() && std::env::var("AWS_DEFAULT_REGION").is_err() {
                 b = b.with_region("us-east-1");
             }
             let store = b.build().map_err(|e| bad(&e.to_string()))?;
@@ -91,7 +115,7 @@ impl Storage {
     }
 
     fn err(&self, source: object_store::Error) -> StorageError {
-        StorageError::Store { url: self.url.clone(), source }
+        StorageError::Store { url: self.url.clone(), message: one_line(&source), source }
     }
 
     pub fn put(&self, name: &str, data: Vec<u8>) -> Result<(), StorageError> {
@@ -114,11 +138,26 @@ impl Storage {
         }
     }
 
-    /// The immediate "directories" under `sub` (names relative to it).
+    /// The immediate "directories" under `sub` that hold objects (names relative to it). Derived
+    /// from the objects, because servers differ on empty folders (SeaweedFS keeps them).
     pub fn list_dirs(&self, sub: &str) -> Result<Vec<String>, StorageError> {
         let base = self.path(sub);
-        let listed = self.runtime.block_on(self.store.list_with_delimiter(Some(&base))).map_err(|e| self.err(e))?;
-        Ok(listed.common_prefixes.iter().filter_map(|p| p.filename().map(str::to_string)).collect())
+        let depth = base.parts().count();
+        let objects: Vec<_> =
+            self.runtime.block_on(self.store.list(Some(&base)).try_collect::<Vec<_>>()).map_err(|e| self.err(e))?;
+        let mut dirs: Vec<String> = objects
+            .iter()
+            .filter(|o| o.location.parts().count() > depth + 1)
+            .filter_map(|o| o.location.parts().nth(depth).map(|p| p.as_ref().to_string()))
+            .collect();
+        dirs.sort();
+        dirs.dedup();
+        Ok(dirs)
+    }
+
+    pub fn delete(&self, name: &str) -> Result<(), StorageError> {
+        let path = self.path(name);
+        self.runtime.block_on(self.store.delete(&path)).map_err(|e| self.err(e))
     }
 
     /// Deletes everything under `sub`.
@@ -133,5 +172,30 @@ impl Storage {
                 Ok(())
             })
             .map_err(|e| self.err(e))
+    }
+}
+
+/// An object-store error in one line: S3's `<Code>` and `<Message>` with the HTTP status when the
+/// server sent them, else the error's first line.
+fn one_line(e: &object_store::Error) -> String {
+    let text = e.to_string();
+    let between = |open: &str, close: &str| {
+        let start = text.find(open)? + open.len();
+        let end = text[start..].find(close)? + start;
+        Some(text[start..end].to_string())
+    };
+    let status = text.find("status code: ").map(|i| {
+        let rest = &text[i + "status code: ".len()..];
+        rest.split(':').next().unwrap_or("").trim().to_string()
+    });
+    match (between("<Code>", "</Code>"), between("<Message>", "</Message>")) {
+        (Some(code), Some(message)) => match status {
+            Some(status) => format!("{code}: {message} ({status})"),
+            None => format!("{code}: {message}"),
+        },
+        _ => match e {
+            object_store::Error::NotFound { path, .. } => format!("{path}: not found"),
+            _ => text.lines().next().unwrap_or("").chars().take(300).collect(),
+        },
     }
 }

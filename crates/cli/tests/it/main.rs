@@ -7,6 +7,7 @@ mod isolation;
 mod journey;
 mod provider;
 mod sdl;
+mod train;
 mod up;
 
 use std::path::{Path, PathBuf};
