@@ -709,7 +709,8 @@ pub struct TrainRunArgs {
     pub job: PathBuf,
     #[arg(long, default_value_t = 4)]
     pub workers: usize,
-    /// Metrics (JSON lines) of the coordinator and every worker go here [default: a temporary directory].
+    /// Keep the metrics (JSON lines) of the coordinator and every worker here [default: a
+    /// temporary directory, deleted at the end].
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Serve the coordinator's /metrics and /status here.

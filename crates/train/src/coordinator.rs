@@ -161,6 +161,17 @@ pub fn run(
             if !ck.velocity.is_empty() {
                 outer_opt.velocity = ck.velocity;
             }
+            if ck.round >= job.training.rounds() {
+                anyhow::bail!(
+                    "this job is already complete: the checkpoint at {}/ckpt/{} holds round {} of {}; \
+                     `stratus train eval {}` scores it, and a new checkpoint.url starts afresh",
+                    store.url(),
+                    checkpoint::dir_name(ck.round),
+                    ck.round,
+                    job.training.rounds(),
+                    store.url()
+                );
+            }
             plan = ck.plan;
             round = ck.round;
             tokens = ck.tokens;
@@ -263,10 +274,28 @@ pub fn run(
                                 }
                             }
                         } else if m.status == Status::Late || r < round {
-                            // Late: dropped; it takes the current parameters and waits for this round.
-                            m.status = Status::Waiting;
-                            let _ = m.tx.send((Msg::Resync { round }, wire::f32s_to_bytes(&theta)));
-                            emit(&mut metrics, json!({"type": "member", "event": "late", "worker": id, "round": r}));
+                            // Late: dropped. It takes the current parameters and trains the share
+                            // of this round that is left, or (too little left) waits for its result.
+                            let catch_up = match job.training.mode {
+                                Mode::Diloco => membership::catch_up_steps(
+                                    steps_per_round,
+                                    round_start.elapsed().as_secs_f64(),
+                                    arrivals.usual(),
+                                ),
+                                Mode::Ddp => 0,
+                            };
+                            let ranges = if catch_up > 0 {
+                                m.status = Status::Training;
+                                plan.take(id, u32::try_from(catch_up * job.data.batch as u64).unwrap_or(u32::MAX))
+                            } else {
+                                m.status = Status::Waiting;
+                                Vec::new()
+                            };
+                            let _ = m.tx.send((Msg::Resync { round, ranges }, wire::f32s_to_bytes(&theta)));
+                            emit(
+                                &mut metrics,
+                                json!({"type": "member", "event": "late", "worker": id, "round": r, "catch_up_steps": catch_up}),
+                            );
                         }
                     }
                     Event::Gone { id, why } => {
@@ -325,12 +354,11 @@ pub fn run(
             members.iter().filter(|(_, m)| m.status == Status::Training).map(|(id, _)| *id).collect();
         let elapsed = round_start.elapsed().as_secs_f64();
         let state = membership::Round { training: training.len(), arrived: contributions.len(), elapsed };
-        let close = membership::decide(
-            &state,
-            arrivals.deadline(ms.deadline_k, ms.min_deadline_ms as f64 / 1000.0),
-            ms.quorum,
-            longest_wait,
-        );
+        // DDP is synchronous: every live member's gradient is in every step (a dropped one would
+        // leave that worker's optimiser state behind everyone else's).
+        let quorum = if job.training.mode == Mode::Ddp { 1.0 } else { ms.quorum };
+        let deadline = arrivals.deadline(ms.deadline_k, ms.min_deadline_ms as f64 / 1000.0);
+        let close = membership::decide(&state, deadline, quorum, longest_wait);
         if close == Close::Wait {
             if contributions.is_empty() && elapsed >= longest_wait {
                 anyhow::bail!(
@@ -563,7 +591,10 @@ fn read_worker(mut stream: TcpStream, events: Sender<Event>, death_ms: u64) {
                     std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
                         format!("silent for {} s (no heartbeat)", death_ms / 1000)
                     }
-                    std::io::ErrorKind::UnexpectedEof => "connection closed".to_string(),
+                    // A process killed with data unread in its socket resets the connection.
+                    std::io::ErrorKind::UnexpectedEof
+                    | std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::ConnectionAborted => "connection closed".to_string(),
                     _ => e.to_string(),
                 };
                 let _ = events.send(Event::Gone { id, why });
@@ -590,7 +621,13 @@ fn spawn_writer(
                     traffic.sent.fetch_add(n, Ordering::Relaxed);
                 }
                 Err(e) => {
-                    let _ = events.send(Event::Gone { id, why: format!("send failed: {e}") });
+                    let why = match e.kind() {
+                        std::io::ErrorKind::BrokenPipe
+                        | std::io::ErrorKind::ConnectionReset
+                        | std::io::ErrorKind::ConnectionAborted => "connection closed".to_string(),
+                        _ => format!("send failed: {e}"),
+                    };
+                    let _ = events.send(Event::Gone { id, why });
                     return;
                 }
             }

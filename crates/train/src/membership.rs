@@ -23,6 +23,11 @@ impl Arrivals {
         self.recent.push_back(secs);
     }
 
+    /// The usual arrival time (the median), once there is some history.
+    pub fn usual(&self) -> Option<f64> {
+        (self.recent.len() >= MIN_HISTORY).then(|| median(&self.recent.iter().copied().collect::<Vec<_>>()))
+    }
+
     /// median + k·MAD of the recent arrivals, at least `min`; none until there is some history.
     pub fn deadline(&self, k: f64, min: f64) -> Option<f64> {
         if self.recent.len() < MIN_HISTORY {
@@ -33,6 +38,15 @@ impl Arrivals {
         let deviations: Vec<f64> = xs.iter().map(|x| (x - m).abs()).collect();
         Some((m + k * median(&deviations)).max(min))
     }
+}
+
+/// Inner steps a worker whose contribution came too late can still do in the round under way, so
+/// that it arrives with the others instead of sitting the round out: H × the share of the usual
+/// round time left. None worth doing (under a quarter of H), or no history yet: 0 — it waits.
+pub fn catch_up_steps(h: u64, elapsed: f64, usual: Option<f64>) -> u64 {
+    let Some(usual) = usual.filter(|u| *u > 0.0) else { return 0 };
+    let steps = (h as f64 * (usual - elapsed) / usual).floor().max(0.0) as u64;
+    if steps * 4 < h { 0 } else { steps }
 }
 
 pub fn median(xs: &[f64]) -> f64 {
@@ -104,6 +118,15 @@ mod tests {
         // median 11, deviations [1,0,1,1,19] → MAD 1: 11 + 3·1
         assert_eq!(a.deadline(3.0, 0.5), Some(14.0));
         assert_eq!(a.deadline(3.0, 20.0), Some(20.0), "never below the floor");
+    }
+
+    #[test]
+    fn a_late_worker_catches_up_with_the_share_of_the_round_left() {
+        assert_eq!(catch_up_steps(128, 1.0, Some(10.0)), 115);
+        assert_eq!(catch_up_steps(128, 7.0, Some(10.0)), 38);
+        assert_eq!(catch_up_steps(128, 8.0, Some(10.0)), 0, "under a quarter of H: wait for the next round");
+        assert_eq!(catch_up_steps(128, 11.0, Some(10.0)), 0);
+        assert_eq!(catch_up_steps(128, 1.0, None), 0, "no history");
     }
 
     #[test]

@@ -20,7 +20,7 @@ pub enum StorageError {
     /// `message` is the server's answer in one line (object_store's own text repeats itself
     /// down its chain of causes, with the XML body each time).
     #[error("{url}: {message}")]
-    Store { url: String, message: String, source: object_store::Error },
+    Store { url: String, message: String, error: object_store::Error },
     #[error("{url}: {message}")]
     Runtime { url: String, message: String },
 }
@@ -115,7 +115,7 @@ impl Storage {
     }
 
     fn err(&self, source: object_store::Error) -> StorageError {
-        StorageError::Store { url: self.url.clone(), message: one_line(&source), source }
+        StorageError::Store { url: self.url.clone(), message: one_line(&source), error: source }
     }
 
     pub fn put(&self, name: &str, data: Vec<u8>) -> Result<(), StorageError> {
@@ -133,7 +133,7 @@ impl Storage {
     pub fn get_opt(&self, name: &str) -> Result<Option<Bytes>, StorageError> {
         match self.get(name) {
             Ok(b) => Ok(Some(b)),
-            Err(StorageError::Store { source: object_store::Error::NotFound { .. }, .. }) => Ok(None),
+            Err(StorageError::Store { error: object_store::Error::NotFound { .. }, .. }) => Ok(None),
             Err(e) => Err(e),
         }
     }

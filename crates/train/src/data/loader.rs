@@ -2,6 +2,7 @@
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use candle_core::{Device, Tensor};
 
@@ -9,8 +10,9 @@ use super::plan::Range;
 use super::shards::{FORMAT, Index, Split, read_shard, shard_name};
 use crate::storage::Storage;
 
-/// Shards kept in memory (a worker streams through one at a time; a few cover range boundaries).
-const CACHED_SHARDS: usize = 4;
+/// Bytes of shards kept in memory. A round's worth and the prefetcher's lead at least; a small
+/// data set stays whole, so later epochs read nothing from storage again.
+const CACHE_BYTES: usize = 256 << 20;
 
 /// Recently read shards by (split, shard id), oldest first.
 type Cache = VecDeque<((u32, u32), Arc<Vec<Vec<u8>>>)>;
@@ -43,14 +45,48 @@ impl Dataset {
             return Ok(s.clone());
         }
         let name = shard_name(split, shard);
-        let bytes = self.storage.get(&name)?;
+        // Storage hiccups (a throttled or restarting server) must not end a training run: retry
+        // with back-off for about half a minute, then say what failed.
+        let mut wait = Duration::from_millis(200);
+        let bytes = loop {
+            match self.storage.get(&name) {
+                Ok(b) => break b,
+                Err(e) if wait > Duration::from_secs(10) => return Err(e.into()),
+                Err(e) => {
+                    tracing::warn!("{e}; retrying in {wait:?}");
+                    std::thread::sleep(wait);
+                    wait *= 2;
+                }
+            }
+        };
         let samples = Arc::new(read_shard(&name, &bytes)?);
         let mut cache = self.lock();
         cache.push_back((key, samples.clone()));
-        if cache.len() > CACHED_SHARDS {
-            cache.pop_front();
+        let size = |s: &Arc<Vec<Vec<u8>>>| s.iter().map(Vec::len).sum::<usize>();
+        let mut total: usize = cache.iter().map(|(_, s)| size(s)).sum();
+        while total > CACHE_BYTES && cache.len() > 1 {
+            if let Some((_, old)) = cache.pop_front() {
+                total -= size(&old);
+            }
         }
         Ok(samples)
+    }
+
+    /// Fetches the shards of `ranges` in order, ahead of the training loop that reads them (run on
+    /// a thread of its own, so storage latency overlaps compute).
+    pub fn prefetch(&self, ranges: &[Range]) {
+        let mut shards: Vec<u32> = Vec::new();
+        for r in ranges {
+            if shards.last() != Some(&r.shard) {
+                shards.push(r.shard);
+            }
+        }
+        for shard in shards {
+            let cached = self.lock().iter().any(|(k, _)| *k == (Split::Train as u32, shard));
+            if !cached && self.shard(Split::Train, shard).is_err() {
+                return; // the training loop fetches it itself and reports the error
+            }
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Cache> {
@@ -102,4 +138,42 @@ pub fn windows(samples: &[Vec<u8>], context: usize, device: &Device) -> anyhow::
     }
     let n = ids.len() / span;
     Ok(Tensor::from_vec(ids, (n, span), device)?)
+}
+
+/// `ranges` cut into consecutive groups of `batch` samples (the last may be shorter): one group
+/// per inner step.
+pub fn steps(ranges: &[Range], batch: usize) -> Vec<Vec<Range>> {
+    let batch = batch.max(1) as u32;
+    let mut out: Vec<Vec<Range>> = Vec::new();
+    let mut current: Vec<Range> = Vec::new();
+    let mut room = batch;
+    for r in ranges {
+        let mut r = *r;
+        while !r.is_empty() {
+            let n = r.len().min(room);
+            current.push(Range { to: r.from + n, ..r });
+            r.from += n;
+            room -= n;
+            if room == 0 {
+                out.push(std::mem::take(&mut current));
+                room = batch;
+            }
+        }
+    }
+    if !current.is_empty() {
+        out.push(current);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_are_cut_into_steps_of_batch_samples() {
+        let r = |shard, from, to| Range { epoch: 0, shard, from, to };
+        let steps = steps(&[r(1, 0, 5), r(2, 3, 6)], 3);
+        assert_eq!(steps, vec![vec![r(1, 0, 3)], vec![r(1, 3, 5), r(2, 3, 4)], vec![r(2, 4, 6)]]);
+    }
 }
