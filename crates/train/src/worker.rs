@@ -45,7 +45,13 @@ pub struct WorkerSummary {
 const WELCOME_WAIT: Duration = Duration::from_secs(900);
 
 pub fn run(opts: WorkerOptions) -> anyhow::Result<WorkerSummary> {
-    let addr = opts.coordinator.trim_start_matches("tcp://").trim_end_matches('/').to_string();
+    // `tcp://HOST:PORT`, `HOST:PORT`, or any scheme a template writes (`http://…`): the address is what counts.
+    let addr = opts
+        .coordinator
+        .split_once("://")
+        .map_or(opts.coordinator.as_str(), |(_, a)| a)
+        .trim_end_matches('/')
+        .to_string();
     let mut stream = connect(&addr, opts.connect_timeout)?;
     stream.set_nodelay(true)?;
     let writer = Arc::new(Mutex::new(stream.try_clone()?));
