@@ -124,6 +124,13 @@ job diloco-wan diloco $STEPS 100 50;     run diloco-wan
 job ddp-wan ddp $WAN_STEPS 100 50;       run ddp-wan
 job elastic diloco $STEPS 0 0;           run elastic --kill-worker-at 0.5
 
+mkdir -p bench/.work
+"$B" train chart "DDP=$WORK/out-ddp/metrics.jsonl" "DiLoCo, H $H, int8=$WORK/out-diloco/metrics.jsonl" \
+  "DiLoCo over 100 Mbit/s 50 ms=$WORK/out-diloco-wan/metrics.jsonl" \
+  "DiLoCo, 1 of 4 killed at 50%=$WORK/out-elastic/metrics.jsonl" \
+  --title "bench/train.sh: 4 workers, same tokens" --out bench/.work/train-loss.svg >/dev/null
+echo "loss curves: bench/.work/train-loss.svg"
+
 python3 - "$WORK" <<'PY'
 import json, sys
 w = sys.argv[1]

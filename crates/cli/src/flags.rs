@@ -683,6 +683,20 @@ pub enum TrainCommand {
     Worker(TrainWorkerArgs),
     /// Validation loss and bits per byte of a checkpoint.
     Eval(TrainEvalArgs),
+    /// Draw loss curves (SVG) from coordinators' metrics.jsonl files.
+    Chart(TrainChartArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TrainChartArgs {
+    /// LABEL=METRICS.jsonl (the last `=` splits; or just the path: the label is its directory name), one per run.
+    #[arg(required = true)]
+    pub runs: Vec<String>,
+    /// The SVG file to write.
+    #[arg(long)]
+    pub out: PathBuf,
+    #[arg(long, default_value = "training loss")]
+    pub title: String,
 }
 
 #[derive(Debug, Args)]
@@ -716,6 +730,9 @@ pub struct TrainRunArgs {
     /// Serve the coordinator's /metrics and /status here.
     #[arg(long)]
     pub metrics_listen: Option<String>,
+    /// Draw the run's loss curve into this SVG file at the end.
+    #[arg(long)]
+    pub chart: Option<PathBuf>,
     /// Drill: SIGKILL one worker once this fraction of the rounds is done, and start a replacement.
     #[arg(long)]
     pub kill_worker_at: Option<f64>,

@@ -1,6 +1,7 @@
 //! Subcommands.
 
 mod bench;
+mod chart;
 pub mod ctx;
 mod keys;
 mod load;

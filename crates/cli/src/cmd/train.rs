@@ -18,7 +18,8 @@ use stratus_train::worker::{self, WorkerOptions};
 
 use super::ctx::Ctx;
 use crate::flags::{
-    Output, TrainCommand, TrainCoordinatorArgs, TrainEvalArgs, TrainPrepareArgs, TrainRunArgs, TrainWorkerArgs,
+    Output, TrainChartArgs, TrainCommand, TrainCoordinatorArgs, TrainEvalArgs, TrainPrepareArgs, TrainRunArgs,
+    TrainWorkerArgs,
 };
 
 pub fn run(ctx: &Ctx, cmd: TrainCommand) -> anyhow::Result<ExitCode> {
@@ -29,6 +30,7 @@ pub fn run(ctx: &Ctx, cmd: TrainCommand) -> anyhow::Result<ExitCode> {
         TrainCommand::Coordinator(a) => coordinator_cmd(&a, json),
         TrainCommand::Worker(a) => worker_cmd(&a, json),
         TrainCommand::Eval(a) => eval_cmd(&a, json),
+        TrainCommand::Chart(a) => chart_cmd(&a),
     }
     .map(|()| ExitCode::SUCCESS)
 }
@@ -188,6 +190,30 @@ fn eval_cmd(a: &TrainEvalArgs, json: bool) -> anyhow::Result<()> {
             manifest.round, manifest.step
         ),
     );
+    Ok(())
+}
+
+fn chart_cmd(a: &TrainChartArgs) -> anyhow::Result<()> {
+    let curves = a
+        .runs
+        .iter()
+        .map(|run| {
+            let (label, path) = match run.rsplit_once('=') {
+                Some((l, p)) => (l.to_string(), PathBuf::from(p)),
+                None => {
+                    let p = PathBuf::from(run);
+                    let label = p
+                        .parent()
+                        .and_then(|d| d.file_name())
+                        .map_or_else(|| run.clone(), |n| n.to_string_lossy().into_owned());
+                    (label, p)
+                }
+            };
+            super::chart::read_curve(&label, &path)
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    super::chart::draw(&curves, &a.title, &a.out)?;
+    println!("wrote {}", a.out.display());
     Ok(())
 }
 
@@ -356,6 +382,12 @@ fn run_local(a: &TrainRunArgs, json: bool) -> anyhow::Result<()> {
         }
     }
     let s = summary.ok_or_else(|| anyhow::anyhow!("the coordinator ended without a summary"))?;
+    if let Some(svg) = &a.chart {
+        let curve =
+            super::chart::read_curve(&format!("{:?}", job.training.mode).to_lowercase(), &out.join("metrics.jsonl"))?;
+        super::chart::draw(&[curve], &format!("training loss: {}", a.job.display()), svg)?;
+        eprintln!("loss curve: {}", svg.display());
+    }
     let pick = |k: &str| s.get(k).cloned().unwrap_or(Value::Null);
     let out_line = json!({
         "steps": pick("steps"), "final_loss": pick("final_loss"), "val_loss": pick("val_loss"),
