@@ -182,6 +182,18 @@ fn a_job_trains_from_s3_shards_checkpoints_and_evaluates() {
     assert!((loss - val).abs() < 1e-4, "eval {loss} vs the run's {val}");
     assert!((e["bits_per_byte"].as_f64().expect("bpb") - loss / std::f64::consts::LN_2).abs() < 1e-9);
 
+    // Bad input says what and where.
+    let bad_job = dir.path().join("bad.toml");
+    std::fs::write(&bad_job, std::fs::read_to_string(&job).expect("job").replace("heads = 2", "heads = 3"))
+        .expect("write");
+    let refused = train(&server, &["train", "run", bad_job.to_str().expect("utf-8")]);
+    assert_eq!(refused.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("bad.toml: model.heads: width 32 is not divisible by 3 heads"), "{err}");
+    let refused = train(&server, &["train", "prepare", "--corpus", FORTUNES, "--out", "ftp://somewhere/x"]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("ftp://somewhere/x: not a storage URL"));
+
     let missing = train(&server, &["train", "eval", "s3://ckpt/nothing", "--data", "s3://data/fortunes"]);
     assert_eq!(missing.status.code(), Some(2));
     let err = String::from_utf8_lossy(&missing.stderr);
