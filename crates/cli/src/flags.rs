@@ -755,6 +755,9 @@ pub struct TrainCoordinatorArgs {
     /// Validation samples scored at the end.
     #[arg(long, default_value_t = 512)]
     pub val_samples: usize,
+    /// Workers must present this token. Required unless --listen is a loopback address.
+    #[arg(long, env = "STRATUS_TRAIN_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -771,6 +774,9 @@ pub struct TrainWorkerArgs {
     /// How long to keep trying to reach the coordinator, in seconds.
     #[arg(long, default_value_t = 60)]
     pub connect_timeout: u64,
+    /// The job's token, as the coordinator was given it.
+    #[arg(long, env = "STRATUS_TRAIN_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
 }
 
 #[derive(Debug, Args)]

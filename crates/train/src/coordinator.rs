@@ -37,6 +37,9 @@ pub struct CoordinatorOptions {
     pub out_dir: Option<PathBuf>,
     /// Validation samples scored at the end (0: none).
     pub val_samples: usize,
+    /// Workers must present this token: whoever reaches the port could otherwise join the job
+    /// and poison the model.
+    pub token: Option<String>,
 }
 
 /// The run's outcome (the final line of `stratus train run --output json`).
@@ -185,7 +188,8 @@ pub fn run(
     let uploader = ckpt_store.clone().map(|s| Uploader::start(s, job.checkpoint.keep_last));
 
     let (ev_tx, ev_rx) = mpsc::channel::<Event>();
-    accept_in_background(listener, ev_tx.clone(), job.membership.death_timeout_ms)?;
+    let token = opts.token.as_deref().map(token_digest);
+    accept_in_background(listener, ev_tx.clone(), job.membership.death_timeout_ms, token)?;
 
     let ms = &job.membership;
     let steps_per_round = job.training.steps_per_round();
@@ -546,23 +550,42 @@ pub fn run(
 }
 
 /// Accepts connections; each reads its Hello (within the death timeout) and then its frames.
-fn accept_in_background(listener: TcpListener, events: Sender<Event>, death_ms: u64) -> anyhow::Result<()> {
+fn accept_in_background(
+    listener: TcpListener,
+    events: Sender<Event>,
+    death_ms: u64,
+    token: Option<[u8; 32]>,
+) -> anyhow::Result<()> {
     std::thread::Builder::new().name("accept".into()).spawn(move || {
         for stream in listener.incoming() {
             let Ok(stream) = stream else { continue };
             let events = events.clone();
-            let _ =
-                std::thread::Builder::new().name("reader".into()).spawn(move || read_worker(stream, events, death_ms));
+            let _ = std::thread::Builder::new()
+                .name("reader".into())
+                .spawn(move || read_worker(stream, events, death_ms, token));
         }
     })?;
     Ok(())
 }
 
-fn read_worker(mut stream: TcpStream, events: Sender<Event>, death_ms: u64) {
+/// Tokens are compared by digest, so the comparison's timing says nothing about the token.
+fn token_digest(token: &str) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(token.as_bytes()).into()
+}
+
+fn read_worker(mut stream: TcpStream, events: Sender<Event>, death_ms: u64, token: Option<[u8; 32]>) {
     let _ = stream.set_nodelay(true);
     let _ = stream.set_read_timeout(Some(Duration::from_millis(death_ms)));
     let Ok((hello, size)) = wire::recv(&mut stream) else { return };
-    let Msg::Hello { name, resume } = hello.msg else { return };
+    let Msg::Hello { name, resume, token: offered } = hello.msg else { return };
+    if let Some(expected) = token
+        && offered.as_deref().map(token_digest) != Some(expected)
+    {
+        let bye = Msg::Bye { reason: "wrong or missing job token (STRATUS_TRAIN_TOKEN)".into() };
+        let _ = wire::send(&mut stream, &crate::job::LinkConfig::default(), &bye, &[]);
+        return;
+    }
     let Ok(write_half) = stream.try_clone() else { return };
     let (id_tx, id_rx) = mpsc::channel();
     let traffic = Arc::new(Traffic::default());

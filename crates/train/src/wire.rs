@@ -19,8 +19,9 @@ const MAX_PAYLOAD: u64 = 4 << 30;
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Msg {
-    /// Worker → coordinator, first: who it is (`resume` to take back its id after a reconnect).
-    Hello { name: String, resume: Option<WorkerId> },
+    /// Worker → coordinator, first: who it is (`resume` to take back its id after a reconnect)
+    /// and the job's token, when the coordinator has one.
+    Hello { name: String, resume: Option<WorkerId>, token: Option<String> },
     /// Coordinator → worker: its id and the job. `ranges`: samples to train now (a founding
     /// member); none: the run is under way — the payload holds the current global parameters
     /// (fp32) and the worker waits for this round's result.

@@ -29,6 +29,8 @@ pub struct WorkerOptions {
     pub metrics_file: Option<PathBuf>,
     /// How long to keep trying to reach the coordinator.
     pub connect_timeout: Duration,
+    /// The job's token (the coordinator refuses workers without it).
+    pub token: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -57,7 +59,7 @@ pub fn run(opts: WorkerOptions) -> anyhow::Result<WorkerSummary> {
     let writer = Arc::new(Mutex::new(stream.try_clone()?));
     let mut sent = 0u64;
     let mut received = 0u64;
-    let hello = Msg::Hello { name: opts.name.clone(), resume: None };
+    let hello = Msg::Hello { name: opts.name.clone(), resume: None, token: opts.token.clone() };
     sent += wire::send(&mut lock(&writer), &LinkConfig::default(), &hello, &[])?;
     stream.set_read_timeout(Some(WELCOME_WAIT))?;
     let (welcome, n) = wire::recv(&mut stream).map_err(|e| lost(&addr, "waiting to be admitted", e))?;

@@ -107,6 +107,12 @@ fn coordinator_cmd(a: &TrainCoordinatorArgs, json: bool) -> anyhow::Result<()> {
     let job = load_job(&a.job)?;
     let listener = std::net::TcpListener::bind(&a.listen).with_context(|| format!("--listen {}", a.listen))?;
     let addr = listener.local_addr()?;
+    if a.token.is_none() && !addr.ip().is_loopback() {
+        anyhow::bail!(
+            "--listen {addr} is reachable from other machines: set STRATUS_TRAIN_TOKEN (or --token) to a secret \
+             the workers also get, or anyone who reaches the port can join this job and poison the model"
+        );
+    }
     let metrics_listen = a
         .metrics_listen
         .as_deref()
@@ -118,6 +124,7 @@ fn coordinator_cmd(a: &TrainCoordinatorArgs, json: bool) -> anyhow::Result<()> {
         metrics_listen,
         out_dir: a.out.clone(),
         val_samples: a.val_samples,
+        token: a.token.clone(),
     };
     let rounds = job.training.rounds();
     let summary = coordinator::run(job, listener, opts, &mut |v: &Value| {
@@ -150,6 +157,7 @@ fn worker_cmd(a: &TrainWorkerArgs, json: bool) -> anyhow::Result<()> {
         name,
         metrics_file: a.metrics_file.clone(),
         connect_timeout: Duration::from_secs(a.connect_timeout),
+        token: a.token.clone(),
     })?;
     say(
         json,
@@ -272,12 +280,18 @@ fn run_local(a: &TrainRunArgs, json: bool) -> anyhow::Result<()> {
     // Share the cores: each worker computes on its own slice of them.
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let threads = (cores / a.workers).max(1).to_string();
+    // A fresh secret for this run, through the environment (not argv, which `ps` shows), so that
+    // no other local process can join it.
+    let mut secret = [0u8; 16];
+    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut secret);
+    let token = hex::encode(secret);
     let mut coord = Command::new(&exe);
     coord
         .args(["--output", "json", "train", "coordinator"])
         .arg(&a.job)
         .args(["--listen", "127.0.0.1:0", "--min-workers", &a.workers.to_string(), "--out"])
         .arg(&out)
+        .env("STRATUS_TRAIN_TOKEN", &token)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
     if let Some(m) = &a.metrics_listen {
@@ -295,6 +309,7 @@ fn run_local(a: &TrainRunArgs, json: bool) -> anyhow::Result<()> {
     let spawn_worker = |i: usize| -> anyhow::Result<Child> {
         let mut w = Command::new(&exe);
         w.args(["--output", "json", "train", "worker", "--coordinator", &addr, "--name", &format!("local-{i}")])
+            .env("STRATUS_TRAIN_TOKEN", &token)
             .arg("--metrics-file")
             .arg(out.join(format!("worker-{i}.jsonl")))
             .stdout(Stdio::null())

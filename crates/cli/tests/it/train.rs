@@ -182,7 +182,14 @@ fn a_job_trains_from_s3_shards_checkpoints_and_evaluates() {
     assert!((loss - val).abs() < 1e-4, "eval {loss} vs the run's {val}");
     assert!((e["bits_per_byte"].as_f64().expect("bpb") - loss / std::f64::consts::LN_2).abs() < 1e-9);
 
-    // Bad input says what and where.
+    // Bad input says what and where; an open coordinator needs a token.
+    let open = train(&server, &["train", "coordinator", job.to_str().expect("utf-8"), "--listen", "0.0.0.0:0"]);
+    assert_eq!(open.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&open.stderr).contains("set STRATUS_TRAIN_TOKEN"),
+        "{}",
+        String::from_utf8_lossy(&open.stderr)
+    );
     let bad_job = dir.path().join("bad.toml");
     std::fs::write(&bad_job, std::fs::read_to_string(&job).expect("job").replace("heads = 2", "heads = 3"))
         .expect("write");
@@ -321,6 +328,7 @@ fn a_silent_worker_is_dropped_at_the_deadline_and_removed_at_the_death_timeout_w
             "3",
         ])
         .args(["--metrics-listen", "127.0.0.1:0"])
+        .env("STRATUS_TRAIN_TOKEN", "job-secret")
         .envs(server.env())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -334,6 +342,7 @@ fn a_silent_worker_is_dropped_at_the_deadline_and_removed_at_the_death_timeout_w
         .map(|i| {
             Command::new(env!("CARGO_BIN_EXE_stratus"))
                 .args(["train", "worker", "--coordinator", &addr, "--name", &format!("w{i}")])
+                .env("STRATUS_TRAIN_TOKEN", "job-secret")
                 .envs(server.env())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
@@ -341,6 +350,11 @@ fn a_silent_worker_is_dropped_at_the_deadline_and_removed_at_the_death_timeout_w
                 .expect("worker")
         })
         .collect();
+    // A worker without the job's token is turned away.
+    let rogue = train(&server, &["train", "worker", "--coordinator", &addr, "--token", "guess"]);
+    assert_eq!(rogue.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&rogue.stderr);
+    assert!(err.contains("refused this worker: wrong or missing job token"), "{err}");
     let mut stopped = false;
     let mut scraped = None;
     let mut events = Vec::new();
