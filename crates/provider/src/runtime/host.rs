@@ -342,12 +342,7 @@ impl HostRuntime {
             ..SandboxPlan::default()
         };
         // Volumes: where the manifest mounts them.
-        let mounts: BTreeMap<String, (String, bool)> = svc
-            .params
-            .as_ref()
-            .and_then(|p| p.storage.as_ref())
-            .map(|v| v.iter().map(|s| (s.name.clone(), (s.mount.clone(), s.read_only))).collect())
-            .unwrap_or_default();
+        let mounts = crate::runtime::volume_mounts(svc);
         for vol in &svc.resources.storage {
             let Some((mount, ro)) = mounts.get(&vol.name) else { continue };
             if !mount.starts_with('/') {
@@ -702,16 +697,7 @@ impl Runtime for HostRuntime {
                 };
                 replicas.push(ReplicaStatus { index: i, state, restarts, message });
             }
-            let (uris, ports) = crate::runtime::published(d, &svc.name, &self.s.public_host);
-            out.push(ServiceStatus {
-                name: svc.name.clone(),
-                image: svc.image.clone(),
-                total: svc.count,
-                available: replicas.iter().filter(|r| r.state == ReplicaState::Running).count() as u32,
-                uris,
-                ports,
-                replicas,
-            });
+            out.push(crate::runtime::service_status(d, svc, replicas, &self.s.public_host));
         }
         out
     }

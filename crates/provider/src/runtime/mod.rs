@@ -26,7 +26,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use stratus_types::gateway::{ForwardedPort, LeaseEvent, LogLine, ServiceStatus};
+use stratus_types::gateway::{ForwardedPort, LeaseEvent, LogLine, ReplicaState, ReplicaStatus, ServiceStatus};
 use stratus_types::manifest::ManifestGroup;
 use stratus_types::manifest::Protocol;
 use stratus_types::market::LeaseId;
@@ -120,6 +120,34 @@ pub(crate) fn events_since(path: &std::path::Path, cursor: &mut LogCursor) -> Ve
     let events = workload::read_events_since(path, &mut offset);
     position.1 = offset as u64;
     events
+}
+
+/// A service's status from its replicas' states: how many are available, and where it is published.
+pub(crate) fn service_status(
+    d: &LeaseDeployment,
+    svc: &stratus_types::manifest::Service,
+    replicas: Vec<ReplicaStatus>,
+    public_host: &str,
+) -> ServiceStatus {
+    let (uris, ports) = published(d, &svc.name, public_host);
+    ServiceStatus {
+        name: svc.name.clone(),
+        image: svc.image.clone(),
+        total: svc.count,
+        available: replicas.iter().filter(|r| r.state == ReplicaState::Running).count() as u32,
+        uris,
+        ports,
+        replicas,
+    }
+}
+
+/// Where the manifest mounts each of a service's named volumes: name → (mount path, read-only).
+pub(crate) fn volume_mounts(svc: &stratus_types::manifest::Service) -> BTreeMap<String, (String, bool)> {
+    svc.params
+        .as_ref()
+        .and_then(|p| p.storage.as_ref())
+        .map(|v| v.iter().map(|s| (s.name.clone(), (s.mount.clone(), s.read_only))).collect())
+        .unwrap_or_default()
 }
 
 /// Where the world reaches `service`'s globally exposed ports: its URIs (`http://` for port 80)

@@ -649,16 +649,7 @@ impl Runtime for ContainerRuntime {
                     ReplicaStatus { index: i, state, restarts, message }
                 })
                 .collect();
-            let (uris, ports) = crate::runtime::published(d, &svc.name, &self.s.public_host);
-            out.push(ServiceStatus {
-                name: svc.name.clone(),
-                image: svc.image.clone(),
-                total: svc.count,
-                available: replicas.iter().filter(|r| r.state == ReplicaState::Running).count() as u32,
-                uris,
-                ports,
-                replicas,
-            });
+            out.push(crate::runtime::service_status(d, svc, replicas, &self.s.public_host));
         }
         out
     }

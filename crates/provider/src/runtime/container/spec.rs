@@ -139,12 +139,7 @@ fn plan_replica(
         format!("AKASH_CLUSTER_PUBLIC_HOSTNAME={public_host}"),
     ]);
     env.extend(svc.env.clone().unwrap_or_default());
-    let mounts: BTreeMap<String, (String, bool)> = svc
-        .params
-        .as_ref()
-        .and_then(|p| p.storage.as_ref())
-        .map(|v| v.iter().map(|s| (s.name.clone(), (s.mount.clone(), s.read_only))).collect())
-        .unwrap_or_default();
+    let mounts = crate::runtime::volume_mounts(svc);
     let (mut shm_size, mut tmpfs, mut volumes, mut ephemeral) = (None, BTreeMap::new(), Vec::new(), 0);
     for vol in &svc.resources.storage {
         let Some((mount, read_only)) = mounts.get(&vol.name) else {
