@@ -18,7 +18,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::checkpoint::{self, Checkpoint};
-use crate::data::loader::{Dataset, windows};
+use crate::data::loader::{Dataset, tokens_per_sample, windows};
 use crate::data::plan::{DataPlan, Range, WorkerId};
 use crate::engine::Engine;
 use crate::job::{Compression, Job, Mode};
@@ -195,8 +195,7 @@ pub fn run(
     let steps_per_round = job.training.steps_per_round();
     let rounds = job.training.rounds();
     let samples_per_round = u32::try_from(steps_per_round * job.data.batch as u64).unwrap_or(u32::MAX);
-    let tokens_per_sample =
-        u64::from(data.index.sample_tokens) / (job.model.context as u64 + 1) * job.model.context as u64;
+    let tokens_per_sample = tokens_per_sample(data.index.sample_tokens, job.model.context);
     let longest_wait = ms.max_wait_ms as f64 / 1000.0;
     let mut members: BTreeMap<WorkerId, Member> = BTreeMap::new();
     let mut counters: BTreeMap<WorkerId, Arc<Traffic>> = BTreeMap::new();

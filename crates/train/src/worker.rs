@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::data::loader::{Dataset, steps as steps_of, windows};
+use crate::data::loader::{Dataset, steps as steps_of, tokens_per_sample, windows};
 use crate::data::plan::{Range, WorkerId};
 use crate::engine::Engine;
 use crate::job::{Compression, LinkConfig, Mode};
@@ -135,11 +135,9 @@ pub fn run(opts: WorkerOptions) -> anyhow::Result<WorkerSummary> {
                         wire::f32s_to_bytes(&grads)
                     }
                 };
-                let tokens_per_sample =
-                    (data.index.sample_tokens as usize / (job.model.context + 1) * job.model.context) as u64;
                 stats.steps = losses.len() as u64;
                 stats.loss = losses.iter().sum::<f32>() / losses.len().max(1) as f32;
-                stats.tokens += trained as u64 * tokens_per_sample;
+                stats.tokens += trained as u64 * tokens_per_sample(data.index.sample_tokens, job.model.context);
                 stats.compute_s += compute;
                 stats.inner_s = t.elapsed().as_secs_f64();
                 stats.wall_s = start.elapsed().as_secs_f64();

@@ -31,6 +31,14 @@ fn lines(text: &str) -> Vec<Value> {
     text.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}"))).collect()
 }
 
+/// `stratus --output json train run JOB --workers 3 --out OUT EXTRA…`: its JSON lines (rounds, then the summary).
+fn run_job(server: &SeaweedFs, job: &Path, out: &Path, extra: &[&str]) -> Vec<Value> {
+    let (job, out) = (job.to_str().expect("utf-8"), out.to_str().expect("utf-8"));
+    let mut args = vec!["--output", "json", "train", "run", job, "--workers", "3", "--out", out];
+    args.extend(extra);
+    lines(&ok(&train(server, &args)))
+}
+
 fn job(dir: &Path, data: &str, ckpt: &str, steps: u64) -> std::path::PathBuf {
     let text = format!(
         r#"
@@ -135,21 +143,7 @@ fn a_job_trains_from_s3_shards_checkpoints_and_evaluates() {
 
     let job = job(dir.path(), "s3://data/fortunes", "s3://ckpt/run", 48);
     let out = dir.path().join("out");
-    let run = train(
-        &server,
-        &[
-            "--output",
-            "json",
-            "train",
-            "run",
-            job.to_str().expect("utf-8"),
-            "--workers",
-            "3",
-            "--out",
-            out.to_str().expect("utf-8"),
-        ],
-    );
-    let mut objects = lines(&ok(&run));
+    let mut objects = run_job(&server, &job, &out, &[]);
     let summary = objects.pop().expect("summary");
     let keys: Vec<&String> = summary.as_object().expect("object").keys().collect();
     assert_eq!(keys, ["bytes_per_worker", "final_loss", "steps", "utilization", "val_loss"], "{summary}");
@@ -218,23 +212,7 @@ fn a_killed_worker_is_replaced_and_a_run_killed_outright_resumes_without_trainin
 
     // 1. A worker SIGKILLed at 40%: the others go on, a replacement joins with the live parameters.
     let out1 = dir.path().join("out1");
-    let run = train(
-        &server,
-        &[
-            "--output",
-            "json",
-            "train",
-            "run",
-            job,
-            "--workers",
-            "3",
-            "--out",
-            out1.to_str().expect("utf-8"),
-            "--kill-worker-at",
-            "0.4",
-        ],
-    );
-    let mut objects = lines(&ok(&run));
+    let mut objects = run_job(&server, Path::new(job), &out1, &["--kill-worker-at", "0.4"]);
     let summary = objects.pop().expect("summary");
     assert_eq!(summary["steps"], 96);
     assert_eq!(objects.len(), 12, "every round closed");
@@ -275,21 +253,7 @@ fn a_killed_worker_is_replaced_and_a_run_killed_outright_resumes_without_trainin
     let _ = child.wait();
 
     let out3 = dir.path().join("out3");
-    let again = train(
-        &server,
-        &[
-            "--output",
-            "json",
-            "train",
-            "run",
-            job2.to_str().expect("utf-8"),
-            "--workers",
-            "3",
-            "--out",
-            out3.to_str().expect("utf-8"),
-        ],
-    );
-    let mut second = lines(&ok(&again));
+    let mut second = run_job(&server, &job2, &out3, &[]);
     let summary = second.pop().expect("summary");
     assert_eq!(summary["steps"], 96);
     let events = lines(&std::fs::read_to_string(out3.join("metrics.jsonl")).expect("metrics"));

@@ -120,6 +120,12 @@ impl Dataset {
     }
 }
 
+/// Tokens a sample trains: each of its whole windows of `context + 1` predicts `context` of them
+/// (what [`windows`] cuts).
+pub fn tokens_per_sample(sample_tokens: u32, context: usize) -> u64 {
+    (sample_tokens as usize / (context + 1) * context) as u64
+}
+
 /// Windows of `context + 1` tokens (input and the next-token target), cut from each sample
 /// without overlap: a `(windows, context + 1)` tensor.
 pub fn windows(samples: &[Vec<u8>], context: usize, device: &Device) -> anyhow::Result<Tensor> {
