@@ -425,7 +425,6 @@ pub fn run(
                 if !arrived.is_empty() {
                     engine.apply_gradients(&mean)?;
                 }
-                theta = engine.params.flatten()?;
                 wire::f32s_to_bytes(&mean)
             }
         };
@@ -495,6 +494,10 @@ pub fn run(
         );
 
         let due = job.checkpoint.every_rounds > 0 && (round.is_multiple_of(job.checkpoint.every_rounds) || stop);
+        // DDP's parameters live in the mirrored model; flatten them only when they are written out.
+        if job.training.mode == Mode::Ddp && ((uploader.is_some() && due) || stop) {
+            theta = engine.params.flatten()?;
+        }
         if let (Some(up), true) = (&uploader, due) {
             let ck = Checkpoint {
                 round,

@@ -15,7 +15,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::data::loader::{Dataset, steps as steps_of, tokens_per_sample, windows};
-use crate::data::plan::{Range, WorkerId};
+use crate::data::plan::WorkerId;
 use crate::engine::Engine;
 use crate::job::{Compression, LinkConfig, Mode};
 use crate::outer;
@@ -253,9 +253,4 @@ fn heartbeat(
             }
         }
     })
-}
-
-/// The ranges a worker was dealt (kept for errors that name them).
-pub fn describe(ranges: &[Range]) -> String {
-    ranges.iter().map(|r| format!("e{}/s{}[{}..{})", r.epoch, r.shard, r.from, r.to)).collect::<Vec<_>>().join(" ")
 }
