@@ -278,6 +278,10 @@ pub struct DeployCreate {
     /// Deployment sequence [default: the current height, or the next free one]
     #[arg(long)]
     pub dseq: Option<u64>,
+    /// All or nothing: no lease pays until every group is leased, and unless that happens within
+    /// the chain's gang_timeout_blocks the deployment closes and everything is refunded
+    #[arg(long)]
+    pub gang: bool,
 }
 
 #[derive(Debug, Args)]

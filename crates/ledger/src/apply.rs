@@ -3,8 +3,9 @@
 //! A transaction runs in two steps. The envelope (chain id, sequence, fee) is checked and, if it
 //! passes, the fee is paid and the sequence advances for good. Then its messages run in order;
 //! if one fails, every change of the messages is undone (the fee and sequence stay), and the
-//! result carries the error. After the transactions, end-of-block work expires old bids and closes
-//! leases whose escrow ran out; both visit only what is due at this height.
+//! result carries the error. After the transactions, end-of-block work expires old bids, closes gang
+//! deployments that did not form by their deadline and closes leases whose escrow ran out; each
+//! visits only what is due at this height.
 
 use sha2::{Digest, Sha256};
 use stratus_types::address::Address;
@@ -103,6 +104,7 @@ pub fn apply_block(base: &dyn StateRead, block: &Block, sig: SigCheck) -> Result
     }
     ex.tx_index = None;
     ex.expire_bids()?;
+    ex.expire_gangs()?;
     ex.close_exhausted()?;
     ex.st.commit_journal();
     let counts = ex.st.counts;
@@ -212,8 +214,8 @@ fn apply_tx(ex: &mut Exec<'_>, tx: &Tx, chain_id: &str) -> Result<()> {
 fn apply_msg(ex: &mut Exec<'_>, signer: Address, msg: &Msg) -> Result<()> {
     match msg {
         Msg::Send { to, amount } => ex.send(signer, *to, amount),
-        Msg::CreateDeployment { dseq, groups, version, deposit } => {
-            ex.create_deployment(signer, *dseq, groups, *version, deposit)
+        Msg::CreateDeployment { dseq, groups, version, deposit, gang } => {
+            ex.create_deployment(signer, *dseq, groups, *version, deposit, *gang)
         }
         Msg::UpdateDeployment { dseq, version } => ex.update_deployment(signer, *dseq, *version),
         Msg::CloseDeployment { dseq } => {

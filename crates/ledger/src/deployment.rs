@@ -6,8 +6,8 @@ use stratus_types::coin::Coin;
 use stratus_types::event::Event;
 use stratus_types::group::{GroupSpec, validate_group_specs};
 use stratus_types::market::{
-    BidState, CloseReason, Deployment, DeploymentId, DeploymentState, Group, GroupId, GroupState, LeaseState, Order,
-    OrderId, OrderState,
+    BidState, CloseReason, Deployment, DeploymentId, DeploymentState, Gang, Group, GroupId, GroupState, LeaseState,
+    Order, OrderId, OrderState,
 };
 use stratus_types::params::Params;
 
@@ -62,6 +62,7 @@ impl Exec<'_> {
         groups: &[GroupSpec],
         version: [u8; 32],
         deposit: &Coin,
+        gang: bool,
     ) -> Result<()> {
         let id = DeploymentId { owner, dseq };
         if self.st.contains(&keys::deployment(&id))? {
@@ -77,6 +78,11 @@ impl Exec<'_> {
         if deposit.amount < min || deposit.amount == 0 {
             return Err(LedgerError::DepositTooLow { min: Coin::new(min.max(1), denom), got: deposit.clone() });
         }
+        let gang = gang
+            .then(|| Gang { deadline: self.height.saturating_add(self.params.gang_timeout_blocks), formed_at: None });
+        if let Some(g) = &gang {
+            self.st.put(keys::gang_deadline(g.deadline, &id), &());
+        }
         let deployment = Deployment {
             id: id.clone(),
             state: DeploymentState::Active,
@@ -84,6 +90,7 @@ impl Exec<'_> {
             denom,
             created_at: self.height,
             closed_at: None,
+            gang,
         };
         self.st.put(keys::deployment(&id), &deployment);
         self.emit(Event::DeploymentCreated { id: id.clone(), version });
@@ -140,6 +147,9 @@ impl Exec<'_> {
             }
         }
         self.escrow_close(&id)?;
+        if let Some(g) = d.gang.as_ref().filter(|g| g.formed_at.is_none()) {
+            self.st.delete(keys::gang_deadline(g.deadline, &id));
+        }
         d.state = DeploymentState::Closed;
         d.closed_at = Some(self.height);
         self.st.put(keys::deployment(&id), &d);
@@ -253,6 +263,51 @@ impl Exec<'_> {
         let mut group = self.group(group_id)?;
         if group.state == GroupState::Open {
             self.set_group_state(&mut group, GroupState::Paused, Some(reason));
+        }
+        Ok(())
+    }
+
+    /// A lease was just made in a gang that is still forming: if every group now has its lease,
+    /// the gang is formed and every lease starts paying from this block.
+    pub fn form_gang_if_complete(&mut self, dep_id: &DeploymentId) -> Result<()> {
+        let mut dep = self.deployment(dep_id)?;
+        let Some(gang) = dep.gang.as_mut().filter(|g| g.formed_at.is_none()) else { return Ok(()) };
+        let mut leases = Vec::new();
+        for (_, group) in self.st.scan::<Group>(&keys::groups_of(dep_id))? {
+            let active = self
+                .st
+                .scan::<Order>(&keys::orders_of_group(&group.id))?
+                .into_iter()
+                .find(|(_, o)| o.state == OrderState::Active);
+            let Some((_, order)) = active else { return Ok(()) };
+            let winner = self.bids_of(&order.id)?.into_iter().find(|b| b.state == BidState::Active);
+            let Some(bid) = winner else {
+                return Err(LedgerError::Corrupt {
+                    key: format!("order {}", order.id),
+                    detail: "active without an active bid".into(),
+                });
+            };
+            leases.push(bid.id);
+        }
+        self.st.delete(keys::gang_deadline(gang.deadline, dep_id));
+        gang.formed_at = Some(self.height);
+        self.st.put(keys::deployment(dep_id), &dep);
+        for id in &leases {
+            self.start_lease_payment(id)?;
+        }
+        self.emit(Event::GangFormed { id: dep_id.clone(), leases });
+        Ok(())
+    }
+
+    /// End of block: gangs whose deadline is this height and that have not formed close, with
+    /// every bid deposit and the escrow refunded (none of their leases has paid anything).
+    pub fn expire_gangs(&mut self) -> Result<()> {
+        for (key, ()) in self.st.scan::<()>(&keys::gang_deadlines_at(self.height))? {
+            let Some(dep) = keys::parse_deployment_suffix(&key[keys::GANG_DEADLINE.len() + 8..]) else { continue };
+            let d = self.deployment(&dep)?;
+            if d.state == DeploymentState::Active && d.is_forming_gang() {
+                self.close_deployment(dep.owner, dep.dseq, CloseReason::GangTimeout)?;
+            }
         }
         Ok(())
     }

@@ -146,9 +146,17 @@ pub fn check_invariants(state: &dyn StateRead) -> Result<(), Vec<String>> {
         let active = lease.state == LeaseState::Active;
         let bid_ok = bids.get(&lease.id).is_some_and(|b| (b.state == BidState::Active) == active);
         let order_ok = orders.get(&lease.id.order()).is_some_and(|o| (o.state == OrderState::Active) == active);
-        let payment_ok = payments
-            .get(&lease.id)
-            .is_some_and(|p| (p.state == EscrowState::Open) == active && p.rate == lease.price.amount);
+        // A lease pays from `paying_since` on; before that (a forming gang) it has no payment.
+        let payment_ok = match lease.paying_since {
+            Some(_) => payments
+                .get(&lease.id)
+                .is_some_and(|p| (p.state == EscrowState::Open) == active && p.rate == lease.price.amount),
+            None => {
+                !payments.contains_key(&lease.id)
+                    && deployments.get(&lease.id.deployment()).is_some_and(|d| d.gang.is_some())
+                    && (!active || deployments.get(&lease.id.deployment()).is_some_and(Deployment::is_forming_gang))
+            }
+        };
         let deployment_ok =
             !active || deployments.get(&lease.id.deployment()).is_some_and(|d| d.state == DeploymentState::Active);
         if !(bid_ok && order_ok && payment_ok && deployment_ok) {
@@ -156,6 +164,16 @@ pub fn check_invariants(state: &dyn StateRead) -> Result<(), Vec<String>> {
                 "lease {} ({}): bid ok {bid_ok}, order ok {order_ok}, payment ok {payment_ok}, deployment ok {deployment_ok}",
                 lease.id, lease.state
             ));
+        }
+    }
+    // Gangs: a forming gang is indexed at its deadline and none of its leases pays; a formed
+    // gang has a lease in every group that pays from the height it formed.
+    for d in deployments.values() {
+        let Some(gang) = &d.gang else { continue };
+        let indexed = state.get(&keys::gang_deadline(gang.deadline, &d.id)).ok().flatten().is_some();
+        let forming = d.state == DeploymentState::Active && gang.formed_at.is_none();
+        if indexed != forming {
+            errors.push(format!("gang {} ({}): deadline index present = {indexed}", d.id, d.state));
         }
     }
     for bid in bids.values() {

@@ -26,6 +26,8 @@ pub const PAYMENT: &[u8] = b"pay/";
 pub const BID_EXPIRY: &[u8] = b"xbe/";
 /// Escrow accounts by the height their funds run out.
 pub const ESCROW_EXHAUSTION: &[u8] = b"xex/";
+/// Gang deployments still forming, by the height their deadline falls at.
+pub const GANG_DEADLINE: &[u8] = b"xgd/";
 /// Open orders, for providers looking for work.
 pub const OPEN_ORDER: &[u8] = b"xoo/";
 /// Bids and leases by provider.
@@ -152,6 +154,14 @@ pub fn escrow_exhaustion(height: u64, id: &DeploymentId) -> Vec<u8> {
 
 pub fn escrow_exhaustions_at(height: u64) -> Vec<u8> {
     key(ESCROW_EXHAUSTION, &[&height.to_be_bytes()])
+}
+
+pub fn gang_deadline(height: u64, id: &DeploymentId) -> Vec<u8> {
+    key(GANG_DEADLINE, &[&height.to_be_bytes(), &deployment_suffix(id)])
+}
+
+pub fn gang_deadlines_at(height: u64) -> Vec<u8> {
+    key(GANG_DEADLINE, &[&height.to_be_bytes()])
 }
 
 pub fn open_order(id: &OrderId) -> Vec<u8> {

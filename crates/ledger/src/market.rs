@@ -153,12 +153,13 @@ impl Exec<'_> {
         if order.state != OrderState::Open {
             return Err(LedgerError::OrderNotOpen { id: order.id, state: order.state });
         }
-        self.active_deployment(&bid_id.deployment())?;
+        let deployment = self.active_deployment(&bid_id.deployment())?;
         let group = self.group(&bid_id.group())?;
         if group.state != GroupState::Open {
             return Err(LedgerError::GroupState { id: group.id, state: group.state });
         }
-        self.escrow_add_payment(&bid_id.deployment(), bid_id, bid.price.amount)?;
+        // A gang's leases wait for the last group before any of them pays.
+        let forming_gang = deployment.is_forming_gang();
         for other in self.bids_of(&order.id)? {
             if other.id != *bid_id && other.state == BidState::Open {
                 self.finish_bid(other, BidState::Lost, CloseReason::LostAuction)?;
@@ -178,6 +179,7 @@ impl Exec<'_> {
             state: LeaseState::Active,
             price: bid.price.clone(),
             created_at: self.height,
+            paying_since: None,
             closed_at: None,
             close_reason: None,
             accrued: Default::default(),
@@ -186,6 +188,15 @@ impl Exec<'_> {
         self.st.put(keys::lease(bid_id), &lease);
         self.st.put(keys::provider_lease(bid_id), &());
         self.emit(Event::LeaseCreated { id: bid_id.clone(), price: bid.price });
+        if forming_gang { self.form_gang_if_complete(&bid_id.deployment()) } else { self.start_lease_payment(bid_id) }
+    }
+
+    /// The lease starts paying its price from the deployment's escrow from this block on.
+    pub fn start_lease_payment(&mut self, lease_id: &LeaseId) -> Result<()> {
+        let mut lease = self.lease(lease_id)?;
+        self.escrow_add_payment(&lease_id.deployment(), lease_id, lease.price.amount)?;
+        lease.paying_since = Some(self.height);
+        self.st.put(keys::lease(lease_id), &lease);
         Ok(())
     }
 
@@ -197,19 +208,26 @@ impl Exec<'_> {
             return Err(LedgerError::LeaseNotActive(lease_id.clone()));
         }
         self.escrow_settle(&lease_id.deployment())?;
-        let payment = self.escrow_close_payment(lease_id)?;
+        // A lease of a gang that never formed has no payment: it earned nothing.
+        let (accrued, withdrawn) = match lease.paying_since {
+            Some(_) => {
+                let payment = self.escrow_close_payment(lease_id)?;
+                (payment.accrued, payment.withdrawn)
+            }
+            None => (Default::default(), 0),
+        };
         lease.state = state;
         lease.closed_at = Some(self.height);
         lease.close_reason = Some(reason);
-        lease.accrued = payment.accrued;
-        lease.withdrawn = payment.withdrawn;
+        lease.accrued = accrued;
+        lease.withdrawn = withdrawn;
         self.st.put(keys::lease(lease_id), &lease);
         self.emit(Event::LeaseClosed {
             id: lease_id.clone(),
             reason,
-            accrued: payment.accrued,
-            paid: Coin::new(payment.withdrawn, lease.price.denom.clone()),
-            blocks: self.height.saturating_sub(lease.created_at),
+            accrued,
+            paid: Coin::new(withdrawn, lease.price.denom.clone()),
+            blocks: lease.paying_since.map_or(0, |since| self.height.saturating_sub(since)),
         });
         let bid = self.bid(lease_id)?;
         self.finish_bid(bid, BidState::Closed, reason)?;
@@ -238,6 +256,10 @@ impl Exec<'_> {
         let mut lease = self.lease(lease_id)?;
         if !lease.is_active() {
             return Err(LedgerError::LeaseNotActive(lease_id.clone()));
+        }
+        if lease.paying_since.is_none() {
+            // Its gang is still forming: nothing has been earned yet.
+            return Ok(());
         }
         if self.settle_checked(&lease_id.deployment())? {
             // Funds ran out and the lease closed, with its final payment.

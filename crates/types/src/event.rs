@@ -105,6 +105,11 @@ pub enum Event {
         provider: Address,
         auditor: Address,
     },
+    /// Every group of a gang deployment is leased: all its leases pay from this block on.
+    GangFormed {
+        id: DeploymentId,
+        leases: Vec<LeaseId>,
+    },
 }
 
 impl Event {
@@ -131,6 +136,7 @@ impl Event {
             Event::ProviderUpdated { .. } => "provider_updated",
             Event::AttributesSigned { .. } => "attributes_signed",
             Event::AttributesDeleted { .. } => "attributes_deleted",
+            Event::GangFormed { .. } => "gang_formed",
         }
     }
 
@@ -156,6 +162,7 @@ impl Event {
         "provider_updated",
         "attributes_signed",
         "attributes_deleted",
+        "gang_formed",
     ];
 
     /// The deployment owner (tenant) the event concerns, if any.
@@ -163,7 +170,8 @@ impl Event {
         match self {
             Event::DeploymentCreated { id, .. }
             | Event::DeploymentUpdated { id, .. }
-            | Event::DeploymentClosed { id, .. } => Some(id.owner),
+            | Event::DeploymentClosed { id, .. }
+            | Event::GangFormed { id, .. } => Some(id.owner),
             Event::EscrowDeposited { deployment, .. }
             | Event::EscrowOverdrawn { deployment }
             | Event::EscrowRefunded { deployment, .. } => Some(deployment.owner),

@@ -234,6 +234,8 @@ state_enum!(
         GroupClosed => "group_closed",
         // The provider closed it: a replica cannot run (crash loop, nothing to run).
         WorkloadFailed => "workload_failed",
+        // A gang deployment's groups were not all leased within `gang_timeout_blocks`.
+        GangTimeout => "gang_timeout",
     }
 );
 
@@ -247,6 +249,25 @@ plain! {
         pub denom: String,
         pub created_at: u64,
         pub closed_at: Option<u64>,
+        /// Set for an all-or-nothing deployment: none of its leases pays until every group is
+        /// leased, and if that has not happened by `deadline` the deployment closes.
+        pub gang: Option<Gang>,
+    }
+}
+
+plain! {
+    pub struct Gang {
+        /// End of the block at this height is the last chance for the gang to form.
+        pub deadline: u64,
+        /// Height at which the last group was leased and every lease started paying.
+        pub formed_at: Option<u64>,
+    }
+}
+
+impl Deployment {
+    /// True for a gang whose groups are not all leased yet: its leases do not pay.
+    pub fn is_forming_gang(&self) -> bool {
+        self.gang.as_ref().is_some_and(|g| g.formed_at.is_none())
     }
 }
 
@@ -304,6 +325,9 @@ plain! {
         pub state: LeaseState,
         pub price: DecCoin,
         pub created_at: u64,
+        /// Height from which the lease pays: its creation, or for a gang the height the gang
+        /// formed; `None` while its gang is still forming.
+        pub paying_since: Option<u64>,
         pub closed_at: Option<u64>,
         pub close_reason: Option<CloseReason>,
         /// Accrued to the provider so far (price × blocks paid), exact.

@@ -44,6 +44,14 @@ pub struct Params {
     /// Auditors standing in for foreign auditor addresses named in `signedBy` (empty: none).
     #[serde(default)]
     pub auditor_aliases: Vec<AuditorAlias>,
+    /// A gang deployment (all-or-nothing) whose groups are not all leased within this many
+    /// blocks of its creation closes, refunding its escrow and every bid deposit.
+    #[serde(default = "default_gang_timeout_blocks")]
+    pub gang_timeout_blocks: u64,
+}
+
+fn default_gang_timeout_blocks() -> u64 {
+    120
 }
 
 impl Params {
@@ -73,6 +81,7 @@ impl Params {
             min_fees: Vec::new(),
             max_tx_bytes: 1 << 20,
             auditor_aliases: Vec::new(),
+            gang_timeout_blocks: default_gang_timeout_blocks(),
         }
     }
 }

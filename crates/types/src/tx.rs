@@ -35,6 +35,11 @@ pub enum Msg {
         #[serde(with = "hex32")]
         version: [u8; 32],
         deposit: Coin,
+        /// All or nothing: no lease pays until every group is leased, and unless that happens
+        /// within the chain's `gang_timeout_blocks` the deployment closes and everything is
+        /// refunded. For jobs that need every group at once (a training cluster).
+        #[serde(default)]
+        gang: bool,
     },
     UpdateDeployment {
         dseq: u64,

@@ -97,6 +97,7 @@ pub fn ledger(args: &crate::flags::BenchLedger) -> anyhow::Result<ExitCode> {
                         groups: vec![group("g", 100, 1, None)],
                         version: [1; 32],
                         deposit: Coin::new(5_000_000, DENOM),
+                        gang: false,
                     }])),
                     1 => {
                         for (i, p) in providers.iter_mut().enumerate() {
@@ -271,6 +272,7 @@ fn settlement_state(leases: u64) -> anyhow::Result<(f64, stratus_ledger::AccessC
                     groups: vec![group("g", 10, 1, None)],
                     version: [1; 32],
                     deposit: Coin::new(1_000_000_000, DENOM),
+                    gang: false,
                 },
             ));
             tenant_seq += 1;

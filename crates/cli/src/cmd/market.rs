@@ -45,7 +45,13 @@ pub fn deploy(ctx: &Ctx, cmd: DeployCommand) -> anyhow::Result<ExitCode> {
                     Some(d) => d,
                     None => free_dseq(ctx, owner).await?,
                 };
-                let msg = Msg::CreateDeployment { dseq, groups: sdl.groups, version: sdl.manifest_version, deposit };
+                let msg = Msg::CreateDeployment {
+                    dseq,
+                    groups: sdl.groups,
+                    version: sdl.manifest_version,
+                    deposit,
+                    gang: args.gang,
+                };
                 let result = ctx.broadcast(vec![msg]).await?;
                 let bytes =
                     std::fs::read(&args.file).with_context(|| format!("cannot read {}", args.file.display()))?;

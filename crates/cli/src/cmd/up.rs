@@ -326,6 +326,7 @@ async fn run_phases(
                 groups: sdl.sdl.groups.clone(),
                 version: sdl.sdl.manifest_version,
                 deposit: deposit.clone(),
+                gang: false,
             };
             let result = ctx.broadcast(vec![msg]).await?;
             *created.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(dseq);

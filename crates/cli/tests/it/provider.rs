@@ -275,6 +275,7 @@ fn bid_win_lose_run_readopt_teardown_and_settle() {
         groups: parsed.groups.clone(),
         version,
         deposit: Coin::new(5_000_000, "uact"),
+        gang: false,
     };
     let alice_key = key(h, "alice");
     let r = rt().block_on(nodec.send_msgs(&alice_key, vec![tx], Coin::new(0, "uact"), true)).expect("deploy");

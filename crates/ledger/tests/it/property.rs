@@ -68,6 +68,7 @@ impl Sim {
             bid_min_deposit: vec![Coin::new(100, DENOM)],
             order_max_bids: 3,
             bid_ttl_blocks: 7,
+            gang_timeout_blocks: 12,
             take_rates: vec![TakeRate { denom: DENOM.into(), bps: 250 }],
             ..Params::devnet()
         };
@@ -172,6 +173,8 @@ impl Sim {
                         groups,
                         version: [self.rng.below(3) as u8; 32],
                         deposit: Coin::new(deposit, DENOM),
+                        // Some all-or-nothing deployments, whose short deadline often passes.
+                        gang: self.rng.chance(25),
                     },
                 )
             }

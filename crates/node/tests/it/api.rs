@@ -17,6 +17,7 @@ fn create(dseq: u64) -> Msg {
         groups: vec![group("web", 100, 1, None)],
         version: [dseq as u8; 32],
         deposit: Coin::new(5_000_000, DENOM),
+        gang: false,
     }
 }
 

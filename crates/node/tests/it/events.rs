@@ -16,6 +16,7 @@ fn create(dseq: u64) -> Msg {
         groups: vec![group("web", 100, 1, None)],
         version: [1; 32],
         deposit: Coin::new(5_000_000, DENOM),
+        gang: false,
     }
 }
 

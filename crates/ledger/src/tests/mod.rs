@@ -49,8 +49,13 @@ fn world() -> World {
 }
 
 fn deploy(w: &mut World, dseq: u64, groups: Vec<GroupSpec>, deposit: u128) -> Option<String> {
-    let tx =
-        w.tenant.tx(vec![Msg::CreateDeployment { dseq, groups, version: [7; 32], deposit: Coin::new(deposit, DENOM) }]);
+    let tx = w.tenant.tx(vec![Msg::CreateDeployment {
+        dseq,
+        groups,
+        version: [7; 32],
+        deposit: Coin::new(deposit, DENOM),
+        gang: false,
+    }]);
     w.chain.run(tx)
 }
 
@@ -218,6 +223,7 @@ fn create_deployment_preconditions() {
         groups: vec![group("a", 100, 1, None)],
         version: [1; 32],
         deposit: Coin::new(DEPOSIT, "uakt"),
+        gang: false,
     }]);
     assert!(w.chain.run(tx).is_some_and(|e| e.contains("deployment's denomination \"uact\"")));
     assert!(deploy(&mut w, 6, vec![group("a", 100, 0, None)], DEPOSIT).is_some_and(|e| e.contains("total CPU 0")));
@@ -553,6 +559,7 @@ fn per_block_work_does_not_grow_with_active_leases() {
                 groups: vec![group("g", 10, 1, None)],
                 version: [1; 32],
                 deposit: Coin::new(10_000, DENOM),
+                gang: false,
             }]));
         }
         assert!(w.chain.block(txs).iter().all(|r| r.error.is_none()));
@@ -634,3 +641,5 @@ fn check_tx_reports_what_the_mempool_needs_and_refuses_what_can_never_apply() {
     assert!(matches!(low, Err(LedgerError::FeeTooLow { .. })));
     assert!(check_tx(&chain.state, &Tx::sign(body(0, 10, "stratus-test"), &payer.key), SigCheck::Verify).is_ok());
 }
+
+mod gang;
