@@ -294,6 +294,21 @@ pub struct ImageRule {
     pub image: String,
     #[serde(default)]
     pub command: Option<Vec<String>>,
+    /// `isolated` (default): the replica has only its own loopback; its ports are relayed in.
+    /// `host`: it shares the host's network to dial out (the built-in trainer reaching its
+    /// coordinator and S3 on other machines), and gets its published ports as inherited sockets
+    /// (`LISTEN_FDS`, fd 3 on) instead of relays. Files, processes and uid stay sandboxed. Only
+    /// for a command the provider fixes here (a rule with `command`): never for tenant code.
+    #[serde(default)]
+    pub network: ReplicaNetwork,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReplicaNetwork {
+    #[default]
+    Isolated,
+    Host,
 }
 
 /// The config with everything parsed and paths resolved.
@@ -321,6 +336,12 @@ impl ProviderConfig {
         }
         if !["host", "container"].contains(&self.runtime.kind.as_str()) {
             bail!("runtime.kind {:?}: use `host` or `container` (kubernetes is planned)", self.runtime.kind);
+        }
+        if let Some(r) = self.runtime.images.iter().find(|r| r.network == ReplicaNetwork::Host && r.command.is_none()) {
+            bail!(
+                "runtime.images {:?}: network = \"host\" needs a fixed `command` (the tenant's own command must never share the host's network)",
+                r.image
+            );
         }
         let cluster = match self.inventory.mode.as_str() {
             "declared" => declared(&self.inventory)?,
@@ -480,5 +501,14 @@ gpu = { a100 = "400" }
         assert!(err.to_string().contains("must be https"), "{err}");
         let err = toml::from_str::<ProviderConfig>(&CONFIG.replace("listen =", "lisen =")).unwrap_err();
         assert!(err.to_string().contains("lisen"), "{err}");
+        // Host networking only for a command the provider fixes.
+        let open = format!("{CONFIG}\n[[runtime.images]]\nimage = \"python:*\"\nnetwork = \"host\"\n");
+        let err = toml::from_str::<ProviderConfig>(&open).unwrap().resolve(Path::new(".")).unwrap_err();
+        assert!(err.to_string().contains("python:*") && err.to_string().contains("fixed `command`"), "{err}");
+        let fixed = format!(
+            "{CONFIG}\n[[runtime.images]]\nimage = \"stratus/trainer*\"\ncommand = [\"{{stratus}}\", \"train\"]\nnetwork = \"host\"\n"
+        );
+        let loaded = toml::from_str::<ProviderConfig>(&fixed).unwrap().resolve(Path::new(".")).unwrap();
+        assert_eq!(loaded.raw.runtime.images[0].network, ReplicaNetwork::Host);
     }
 }

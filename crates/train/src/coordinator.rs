@@ -7,7 +7,7 @@
 //! nothing — not even a heartbeat — for the death timeout reports its worker gone.
 
 use std::collections::BTreeMap;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,7 +26,7 @@ use crate::membership::{self, Arrivals, Close};
 use crate::metrics::Metrics;
 use crate::outer::{self, Outer, Quantised};
 use crate::storage::Storage;
-use crate::wire::{self, Msg, WorkerStats};
+use crate::wire::{self, Conn, Listener, Msg, WorkerStats};
 
 pub struct CoordinatorOptions {
     /// The first round starts once this many workers have joined.
@@ -63,7 +63,7 @@ enum Event {
     Hello {
         name: String,
         resume: Option<WorkerId>,
-        stream: TcpStream,
+        stream: Conn,
         traffic: Arc<Traffic>,
         id_tx: Sender<Option<WorkerId>>,
     },
@@ -114,7 +114,7 @@ enum Contribution {
 /// Runs a job to its end on `listener`; `on_line` sees every metrics object as it is written.
 pub fn run(
     job: Job,
-    listener: TcpListener,
+    listener: Listener,
     opts: CoordinatorOptions,
     on_line: &mut dyn FnMut(&serde_json::Value),
 ) -> anyhow::Result<Summary> {
@@ -553,14 +553,14 @@ pub fn run(
 
 /// Accepts connections; each reads its Hello (within the death timeout) and then its frames.
 fn accept_in_background(
-    listener: TcpListener,
+    listener: Listener,
     events: Sender<Event>,
     death_ms: u64,
     token: Option<[u8; 32]>,
 ) -> anyhow::Result<()> {
     std::thread::Builder::new().name("accept".into()).spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(stream) = stream else { continue };
+        loop {
+            let Ok(stream) = listener.accept() else { continue };
             let events = events.clone();
             let _ = std::thread::Builder::new()
                 .name("reader".into())
@@ -576,8 +576,7 @@ fn token_digest(token: &str) -> [u8; 32] {
     sha2::Sha256::digest(token.as_bytes()).into()
 }
 
-fn read_worker(mut stream: TcpStream, events: Sender<Event>, death_ms: u64, token: Option<[u8; 32]>) {
-    let _ = stream.set_nodelay(true);
+fn read_worker(mut stream: Conn, events: Sender<Event>, death_ms: u64, token: Option<[u8; 32]>) {
     let _ = stream.set_read_timeout(Some(Duration::from_millis(death_ms)));
     let Ok((hello, size)) = wire::recv(&mut stream) else { return };
     let Msg::Hello { name, resume, token: offered } = hello.msg else { return };
@@ -632,7 +631,7 @@ fn read_worker(mut stream: TcpStream, events: Sender<Event>, death_ms: u64, toke
 /// A thread that sends a worker's frames in order through its (simulated) link.
 fn spawn_writer(
     id: WorkerId,
-    mut stream: TcpStream,
+    mut stream: Conn,
     link: crate::job::LinkConfig,
     traffic: Arc<Traffic>,
     events: Sender<Event>,
@@ -657,7 +656,7 @@ fn spawn_writer(
                 }
             }
             if bye {
-                let _ = stream.shutdown(std::net::Shutdown::Both);
+                stream.shutdown();
                 return;
             }
         }
@@ -665,7 +664,7 @@ fn spawn_writer(
     tx
 }
 
-fn refuse(mut stream: TcpStream, job: &Job, reason: &str) {
+fn refuse(mut stream: Conn, job: &Job, reason: &str) {
     let _ = wire::send(&mut stream, &job.link, &Msg::Bye { reason: reason.into() }, &[]);
 }
 

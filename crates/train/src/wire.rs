@@ -3,7 +3,8 @@
 //! space (a rate and a one-way delay per message) for the benchmarks (`tc netem` is not here).
 
 use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::net::{UnixListener, UnixStream};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -61,8 +62,118 @@ pub struct Frame {
     pub payload: Vec<u8>,
 }
 
+/// Where a coordinator accepts workers: a TCP address it binds, or a listening socket it was
+/// handed (a provider's sandbox passes a workload its published ports as inherited Unix sockets,
+/// `LISTEN_FDS`, and forwards the host port to it).
+pub enum Listener {
+    Tcp(TcpListener),
+    Unix(UnixListener),
+}
+
+impl Listener {
+    /// `HOST:PORT` binds TCP; `fd:N` takes over inherited descriptor N (a listening Unix or TCP
+    /// socket).
+    pub fn open(spec: &str) -> std::io::Result<Listener> {
+        if let Some(fd) = spec.strip_prefix("fd:") {
+            let fd: usize = fd.parse().map_err(|_| std::io::Error::other(format!("{spec}: not fd:NUMBER")))?;
+            let index = fd.checked_sub(3).ok_or_else(|| std::io::Error::other(format!("{spec}: fds 0-2 are stdio")))?;
+            let mut passed = listenfd::ListenFd::from_env();
+            if passed.len() <= index {
+                return Err(std::io::Error::other(format!(
+                    "{spec}: no such inherited socket (LISTEN_FDS announces {})",
+                    passed.len()
+                )));
+            }
+            if let Ok(Some(l)) = passed.take_unix_listener(index) {
+                return Ok(Listener::Unix(l));
+            }
+            return match passed.take_tcp_listener(index)? {
+                Some(l) => Ok(Listener::Tcp(l)),
+                None => Err(std::io::Error::other(format!("{spec}: not a listening socket"))),
+            };
+        }
+        TcpListener::bind(spec).map(Listener::Tcp)
+    }
+
+    /// What to print: the TCP address, or the descriptor.
+    pub fn describe(&self) -> String {
+        match self {
+            Listener::Tcp(l) => l.local_addr().map(|a| a.to_string()).unwrap_or_else(|_| "tcp".into()),
+            Listener::Unix(_) => "an inherited socket".into(),
+        }
+    }
+
+    pub fn is_loopback_tcp(&self) -> bool {
+        matches!(self, Listener::Tcp(l) if l.local_addr().is_ok_and(|a| a.ip().is_loopback()))
+    }
+
+    pub fn accept(&self) -> std::io::Result<Conn> {
+        match self {
+            Listener::Tcp(l) => l.accept().map(|(s, _)| {
+                let _ = s.set_nodelay(true);
+                Conn::Tcp(s)
+            }),
+            Listener::Unix(l) => l.accept().map(|(s, _)| Conn::Unix(s)),
+        }
+    }
+}
+
+/// One worker's connection, over TCP or a Unix socket.
+pub enum Conn {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
+impl Conn {
+    pub fn try_clone(&self) -> std::io::Result<Conn> {
+        match self {
+            Conn::Tcp(s) => s.try_clone().map(Conn::Tcp),
+            Conn::Unix(s) => s.try_clone().map(Conn::Unix),
+        }
+    }
+
+    pub fn set_read_timeout(&self, t: Option<Duration>) -> std::io::Result<()> {
+        match self {
+            Conn::Tcp(s) => s.set_read_timeout(t),
+            Conn::Unix(s) => s.set_read_timeout(t),
+        }
+    }
+
+    pub fn shutdown(&self) {
+        let _ = match self {
+            Conn::Tcp(s) => s.shutdown(std::net::Shutdown::Both),
+            Conn::Unix(s) => s.shutdown(std::net::Shutdown::Both),
+        };
+    }
+}
+
+impl Read for Conn {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Conn::Tcp(s) => s.read(buf),
+            Conn::Unix(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Conn {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Conn::Tcp(s) => s.write(buf),
+            Conn::Unix(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Conn::Tcp(s) => s.flush(),
+            Conn::Unix(s) => s.flush(),
+        }
+    }
+}
+
 /// Writes a frame, after the simulated link's delay; returns the bytes that went on the wire.
-pub fn send(stream: &mut TcpStream, link: &LinkConfig, msg: &Msg, payload: &[u8]) -> std::io::Result<u64> {
+pub fn send<S: Write>(stream: &mut S, link: &LinkConfig, msg: &Msg, payload: &[u8]) -> std::io::Result<u64> {
     let header = serde_json::to_vec(msg).map_err(std::io::Error::other)?;
     let total = 4 + header.len() as u64 + 8 + payload.len() as u64;
     let mut wait = Duration::from_millis(link.delay_ms);
@@ -83,7 +194,7 @@ pub fn send(stream: &mut TcpStream, link: &LinkConfig, msg: &Msg, payload: &[u8]
 }
 
 /// Reads a frame; returns it and its size on the wire. The stream's read timeout bounds the wait.
-pub fn recv(stream: &mut TcpStream) -> std::io::Result<(Frame, u64)> {
+pub fn recv<S: Read>(stream: &mut S) -> std::io::Result<(Frame, u64)> {
     let mut len4 = [0u8; 4];
     stream.read_exact(&mut len4)?;
     let hlen = u32::from_le_bytes(len4);
@@ -179,5 +290,15 @@ mod tests {
         assert_eq!(size, sent);
         assert!(matches!(frame.msg, Msg::Heartbeat) && frame.payload.len() == 100_000);
         assert!(took >= Duration::from_millis(115), "the link took only {took:?}");
+    }
+
+    #[test]
+    fn an_inherited_listener_must_exist_and_not_be_stdio() {
+        let err = |spec: &str| Listener::open(spec).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err("fd:1").contains("stdio"), "{}", err("fd:1"));
+        assert!(err("fd:x").contains("not fd:NUMBER"));
+        assert!(err("fd:9").contains("no such inherited socket"), "{}", err("fd:9"));
+        let tcp = Listener::open("127.0.0.1:0").expect("bind");
+        assert!(tcp.is_loopback_tcp());
     }
 }

@@ -47,20 +47,20 @@ pub struct WorkerSummary {
 const WELCOME_WAIT: Duration = Duration::from_secs(900);
 
 pub fn run(opts: WorkerOptions) -> anyhow::Result<WorkerSummary> {
+    let coordinator = if is_storage_url(&opts.coordinator) {
+        discover(&opts.coordinator, opts.connect_timeout)?
+    } else {
+        opts.coordinator.clone()
+    };
     // `tcp://HOST:PORT`, `HOST:PORT`, or any scheme a template writes (`http://…`): the address is what counts.
-    let addr = opts
-        .coordinator
-        .split_once("://")
-        .map_or(opts.coordinator.as_str(), |(_, a)| a)
-        .trim_end_matches('/')
-        .to_string();
+    let addr = coordinator.split_once("://").map_or(coordinator.as_str(), |(_, a)| a).trim_end_matches('/').to_string();
     let mut stream = connect(&addr, opts.connect_timeout)?;
     stream.set_nodelay(true)?;
     let writer = Arc::new(Mutex::new(stream.try_clone()?));
     let mut sent = 0u64;
     let mut received = 0u64;
     let hello = Msg::Hello { name: opts.name.clone(), resume: None, token: opts.token.clone() };
-    sent += wire::send(&mut lock(&writer), &LinkConfig::default(), &hello, &[])?;
+    sent += wire::send(&mut *lock(&writer), &LinkConfig::default(), &hello, &[])?;
     stream.set_read_timeout(Some(WELCOME_WAIT))?;
     let (welcome, n) = wire::recv(&mut stream).map_err(|e| lost(&addr, "waiting to be admitted", e))?;
     received += n;
@@ -142,7 +142,7 @@ pub fn run(opts: WorkerOptions) -> anyhow::Result<WorkerSummary> {
                 stats.inner_s = t.elapsed().as_secs_f64();
                 stats.wall_s = start.elapsed().as_secs_f64();
                 let msg = Msg::Contribute { round, stats };
-                sent += wire::send(&mut lock(&writer), &link, &msg, &payload)?;
+                sent += wire::send(&mut *lock(&writer), &link, &msg, &payload)?;
             }
             let (frame, n) = wire::recv(&mut stream).map_err(|e| lost(&addr, "waiting for the round's result", e))?;
             received += n;
@@ -220,6 +220,36 @@ fn lost(addr: &str, doing: &str, e: std::io::Error) -> anyhow::Error {
     }
 }
 
+fn is_storage_url(s: &str) -> bool {
+    s.starts_with("s3://") || s.starts_with("file://")
+}
+
+/// A coordinator given as a storage object (`s3://BUCKET/PREFIX/coordinator`): whoever starts
+/// the job writes the coordinator's reachable address there once it is known (a provider picks
+/// the published port only when the coordinator is deployed). Polls until `timeout`.
+fn discover(url: &str, timeout: Duration) -> anyhow::Result<String> {
+    let (dir, name) = url.rsplit_once('/').ok_or_else(|| anyhow::anyhow!("{url}: not an object URL"))?;
+    let store = crate::storage::Storage::open(dir)?;
+    let deadline = Instant::now() + timeout;
+    loop {
+        match store.get_opt(name) {
+            Ok(Some(bytes)) => {
+                let addr = String::from_utf8_lossy(&bytes).trim().to_string();
+                if !addr.is_empty() {
+                    return Ok(addr);
+                }
+            }
+            Ok(None) => {}
+            Err(e) if Instant::now() >= deadline => return Err(e.into()),
+            Err(_) => {}
+        }
+        if Instant::now() >= deadline {
+            anyhow::bail!("no coordinator address appeared at {url} within {} s", timeout.as_secs());
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
 /// Tries to connect until `timeout`, so workers may start before their coordinator.
 fn connect(addr: &str, timeout: Duration) -> anyhow::Result<TcpStream> {
     let deadline = Instant::now() + timeout;
@@ -247,10 +277,30 @@ fn heartbeat(
             std::thread::sleep(tick);
             if last.elapsed() >= period {
                 last = Instant::now();
-                if wire::send(&mut lock(&writer), &link, &Msg::Heartbeat, &[]).is_err() {
+                if wire::send(&mut *lock(&writer), &link, &Msg::Heartbeat, &[]).is_err() {
                     return;
                 }
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_coordinator_address_is_found_in_storage_once_written() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("file://{}/job/coordinator", dir.path().display());
+        let err = discover(&url, Duration::from_millis(600)).unwrap_err().to_string();
+        assert!(err.contains("no coordinator address appeared"), "{err}");
+        let writer_dir = dir.path().join("job");
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            std::fs::write(writer_dir.join("coordinator"), "127.0.0.1:7480\n").expect("write");
+        });
+        assert_eq!(discover(&url, Duration::from_secs(10)).expect("found"), "127.0.0.1:7480");
+        t.join().expect("writer");
+    }
 }

@@ -14,6 +14,7 @@ use stratus_train::data::shards::{PrepareOptions, prepare};
 use stratus_train::engine::Engine;
 use stratus_train::job::Job;
 use stratus_train::storage::Storage;
+use stratus_train::wire::Listener;
 use stratus_train::worker::{self, WorkerOptions};
 
 use super::ctx::Ctx;
@@ -35,9 +36,22 @@ pub fn run(ctx: &Ctx, cmd: TrainCommand) -> anyhow::Result<ExitCode> {
     .map(|()| ExitCode::SUCCESS)
 }
 
+/// Reads a job file, or with `env:NAME` the job TOML in environment variable NAME (`hex:`
+/// encoded or plain) — how a job reaches a coordinator run as a workload.
 pub fn load_job(path: &Path) -> anyhow::Result<Job> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read the job file {}", path.display()))?;
-    Ok(Job::parse(&path.display().to_string(), &text)?)
+    let shown = path.display().to_string();
+    let text = match shown.strip_prefix("env:") {
+        Some(var) => {
+            let value = std::env::var(var).with_context(|| format!("{shown}: the variable {var} is not set"))?;
+            match value.strip_prefix("hex:") {
+                Some(h) => String::from_utf8(hex::decode(h.trim()).with_context(|| format!("{shown}: bad hex"))?)
+                    .with_context(|| format!("{shown}: not UTF-8"))?,
+                None => value,
+            }
+        }
+        None => std::fs::read_to_string(path).with_context(|| format!("cannot read the job file {shown}"))?,
+    };
+    Ok(Job::parse(&shown, &text)?)
 }
 
 /// The corpus as bytes: a file, or the text files of a directory in name order.
@@ -105,9 +119,9 @@ fn prepare_cmd(a: &TrainPrepareArgs, json: bool) -> anyhow::Result<()> {
 
 fn coordinator_cmd(a: &TrainCoordinatorArgs, json: bool) -> anyhow::Result<()> {
     let job = load_job(&a.job)?;
-    let listener = std::net::TcpListener::bind(&a.listen).with_context(|| format!("--listen {}", a.listen))?;
-    let addr = listener.local_addr()?;
-    if a.token.is_none() && !addr.ip().is_loopback() {
+    let listener = Listener::open(&a.listen).with_context(|| format!("--listen {}", a.listen))?;
+    let addr = listener.describe();
+    if a.token.is_none() && !listener.is_loopback_tcp() {
         anyhow::bail!(
             "--listen {addr} is reachable from other machines: set STRATUS_TRAIN_TOKEN (or --token) to a secret \
              the workers also get, or anyone who reaches the port can join this job and poison the model"
@@ -118,7 +132,7 @@ fn coordinator_cmd(a: &TrainCoordinatorArgs, json: bool) -> anyhow::Result<()> {
         .as_deref()
         .map(|m| m.parse().with_context(|| format!("--metrics-listen {m}: not an address like 127.0.0.1:9100")))
         .transpose()?;
-    say(json, &json!({"type": "listening", "addr": addr.to_string()}), &format!("coordinator listening on {addr}"));
+    say(json, &json!({"type": "listening", "addr": addr}), &format!("coordinator listening on {addr}"));
     let opts = CoordinatorOptions {
         min_workers: a.min_workers,
         metrics_listen,

@@ -31,7 +31,7 @@ fn runtime(data: &Path, secrets: Vec<PathBuf>) -> HostRuntime {
     HostRuntime::new(HostSettings {
         data_dir: data.to_path_buf(),
         exe: PathBuf::from(env!("CARGO_BIN_EXE_stratus")),
-        images: vec![ImageRule { image: "python:*".into(), command: None }],
+        images: vec![ImageRule { image: "python:*".into(), command: None, network: Default::default() }],
         secrets,
         log_max_bytes: 1 << 20,
         log_files: 2,

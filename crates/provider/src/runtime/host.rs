@@ -25,7 +25,7 @@ use stratus_types::gateway::{LeaseEvent, LogLine, ReplicaState, ReplicaStatus, S
 use stratus_types::manifest::{ManifestGroup, Protocol, Service};
 use stratus_types::market::LeaseId;
 
-use crate::config::ImageRule;
+use crate::config::{ImageRule, ReplicaNetwork};
 use crate::pure::reconcile::{ObservedLease, ObservedReplica};
 use crate::runtime::sandbox::{
     INNER_EXE, RootEntry, SandboxPlan, base_env, bwrap_argv, hidden_paths, host_etc, host_root, mounted_dirs,
@@ -293,8 +293,9 @@ impl HostRuntime {
     }
 
     /// The command for a service, or why the host runtime cannot run its image.
-    fn command(&self, svc: &Service) -> Result<Vec<String>, String> {
+    fn command(&self, svc: &Service) -> Result<(Vec<String>, ReplicaNetwork), String> {
         let rule = self.s.images.iter().find(|r| glob_match(&r.image, &svc.image));
+        let network = rule.map(|r| r.network).unwrap_or_default();
         // Inside the sandbox the binary is at a fixed path.
         let exe = INNER_EXE.to_string();
         let base: Vec<String> = match (rule.and_then(|r| r.command.clone()), &svc.command) {
@@ -312,7 +313,7 @@ impl HostRuntime {
         };
         let mut argv = base;
         argv.extend(svc.args.clone().unwrap_or_default());
-        Ok(argv)
+        Ok((argv, network))
     }
 
     fn plan_replica(
@@ -320,7 +321,7 @@ impl HostRuntime {
         d: &LeaseDeployment,
         svc: &Service,
         index: u32,
-        command: Vec<String>,
+        (command, network): (Vec<String>, ReplicaNetwork),
     ) -> Result<(SupervisorSpec, InitSpec, String), RuntimeError> {
         let name = format!("{}-{index}", svc.name);
         let lease_dir = self.lease_dir(&d.lease);
@@ -339,6 +340,7 @@ impl HostRuntime {
             exe: self.s.exe.clone(),
             hide: self.hide.clone(),
             user_namespace: !self.privileged,
+            host_network: network == ReplicaNetwork::Host,
             ..SandboxPlan::default()
         };
         // Volumes: where the manifest mounts them.
@@ -415,7 +417,14 @@ impl HostRuntime {
         }
         let ready_nonce = hex::encode(&Sha256::digest(format!("ready/{}/{name}", lease_key(&d.lease)).as_bytes())[..8]);
         plan.listen_fds = ports.len();
-        let init = InitSpec { command, ports: ports.clone(), peers, run_as: uid, ready_nonce: ready_nonce.clone() };
+        let init = InitSpec {
+            command,
+            ports: ports.clone(),
+            peers,
+            run_as: uid,
+            ready_nonce: ready_nonce.clone(),
+            host_network: network == ReplicaNetwork::Host,
+        };
         fs::write(
             rdir.join("init.json"),
             serde_json::to_vec_pretty(&init).map_err(|e| RuntimeError::Io(e.to_string()))?,

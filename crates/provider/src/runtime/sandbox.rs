@@ -161,6 +161,8 @@ pub struct SandboxPlan {
     /// sandbox keeps the caller's uid); false when run by root (the init drops to the lease's
     /// uid itself, and a user namespace would map uid 0 inside to root outside).
     pub user_namespace: bool,
+    /// Share the host's network namespace (an image rule's `network = "host"`).
+    pub host_network: bool,
     pub command: Vec<String>,
 }
 
@@ -169,9 +171,10 @@ pub fn bwrap_argv(plan: &SandboxPlan) -> Vec<String> {
     if plan.user_namespace {
         a.push("--unshare-user".into());
     }
-    a.extend(
-        ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try", "--unshare-net"].map(String::from),
-    );
+    a.extend(["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"].map(String::from));
+    if !plan.host_network {
+        a.push("--unshare-net".into());
+    }
     a.extend(["--hostname".into(), "replica".into()]);
     for e in &plan.root {
         match e {
@@ -289,6 +292,7 @@ mod tests {
             env: vec![("A".into(), "1".into())],
             listen_fds: 2,
             user_namespace: false,
+            host_network: false,
             command: vec!["/bin/app".into(), "--x".into()],
         }
     }
@@ -324,6 +328,10 @@ mod tests {
         let argv = bwrap_argv(&SandboxPlan { tmpfs: vec![("/dev/shm".into(), 8 << 30)], ..plan() }).join(" ");
         assert!(argv.contains(&format!("--perms 1777 --size {} --tmpfs /dev/shm", 8u64 << 30)));
         assert!(!argv.contains(&format!("--size {DEFAULT_SHM}")));
+        // A host-network rule shares the network namespace and nothing else.
+        let argv = bwrap_argv(&SandboxPlan { host_network: true, ..plan() }).join(" ");
+        assert!(!argv.contains("--unshare-net"));
+        assert!(argv.contains("--unshare-pid") && argv.contains("--clearenv"));
     }
 
     #[test]

@@ -79,6 +79,10 @@ pub struct InitSpec {
     /// The uid (and gid) to drop to before anything else, when started as root.
     pub run_as: Option<u32>,
     pub ready_nonce: String,
+    /// The sandbox shares the host's network: the workload takes its listening sockets itself
+    /// (`LISTEN_FDS`) rather than through relays to its own loopback, which is the host's here.
+    #[serde(default)]
+    pub host_network: bool,
 }
 
 /// `status.json`: what the supervisor last saw.
@@ -325,6 +329,9 @@ pub fn init(spec_path: &Path) -> anyhow::Result<i32> {
     if nix::unistd::Uid::effective().is_root() {
         drop_privileges(spec.run_as.unwrap_or(crate::runtime::sandbox::NOBODY))?;
     }
+    if spec.host_network {
+        return run_with_inherited_sockets(&spec);
+    }
     // The listening sockets the supervisor owns (fd 3, …); `LISTEN_FDS` leaves the environment.
     let mut passed = listenfd::ListenFd::from_env();
     for (i, &port) in spec.ports.iter().enumerate() {
@@ -380,6 +387,26 @@ pub fn init(spec_path: &Path) -> anyhow::Result<i32> {
             eprintln!("{nonce} ready");
         });
     }
+    let status = child.wait()?;
+    Ok(status.code().unwrap_or(128))
+}
+
+/// A host-network replica: the command inherits the listening sockets (fd 3, … and
+/// `LISTEN_FDS`) and accepts on them itself; no peers (its loopback is the host's). It counts as
+/// serving once it runs: connecting to its ports here would reach the host's, not its own.
+fn run_with_inherited_sockets(spec: &InitSpec) -> anyhow::Result<i32> {
+    let Some((program, args)) = spec.command.split_first() else {
+        eprintln!("stratus: the service has no command to run");
+        return Ok(126);
+    };
+    let mut child = match Command::new(program).args(args).spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("stratus: cannot run {program}: {e}");
+            return Ok(127);
+        }
+    };
+    eprintln!("{} ready", spec.ready_nonce);
     let status = child.wait()?;
     Ok(status.code().unwrap_or(128))
 }
