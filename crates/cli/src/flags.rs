@@ -97,8 +97,8 @@ pub enum Command {
     /// Host runtime internals (run by the provider, not by people).
     #[command(subcommand, hide = true)]
     Workload(WorkloadCommand),
-    /// The devnet's background process (started by `up`, not by people).
-    #[command(subcommand, hide = true)]
+    /// The devnet `up` made: crash and restart its providers.
+    #[command(subcommand)]
     Devnet(DevnetCommand),
 }
 
@@ -132,6 +132,10 @@ pub struct UpArgs {
     /// [default: DOCKER_HOST, the usual sockets, else a podman service the devnet starts]
     #[arg(long)]
     pub engine_socket: Option<String>,
+    /// How many providers a new devnet has (1–8): h100, rtx4090 and cpu, then GPU providers in
+    /// other regions (a100, l40s, a6000, h200, a40) [default: 3; an existing devnet keeps its own]
+    #[arg(long)]
+    pub providers: Option<usize>,
 }
 
 #[derive(Debug, Args)]
@@ -144,7 +148,20 @@ pub struct DownArgs {
 #[derive(Debug, Subcommand)]
 pub enum DevnetCommand {
     /// Run the node and the providers of the devnet in --home until SIGTERM.
+    #[command(hide = true)]
     Serve,
+    /// Crash or restart one of the devnet's providers (drills for healing jobs).
+    #[command(subcommand)]
+    Provider(DevnetProviderCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DevnetProviderCommand {
+    /// Kill the provider's daemon and SIGKILL its workloads, as a crash would: nothing is said
+    /// to the ledger, its leases stay open until someone closes them.
+    Kill { name: String },
+    /// Start a killed provider again (it re-adopts or restarts what its leases still need).
+    Start { name: String },
 }
 
 #[derive(Debug, Subcommand)]

@@ -51,7 +51,28 @@ pub fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Devnet(crate::flags::DevnetCommand::Serve) => {
             crate::devnet::serve::serve(&ctx.home).map(|()| ExitCode::SUCCESS)
         }
+        Command::Devnet(crate::flags::DevnetCommand::Provider(cmd)) => devnet_provider(&ctx, cmd),
     }
+}
+
+fn devnet_provider(ctx: &ctx::Ctx, cmd: crate::flags::DevnetProviderCommand) -> anyhow::Result<ExitCode> {
+    use crate::flags::DevnetProviderCommand;
+    let devnet = crate::devnet::Devnet::load(&ctx.home)?;
+    match cmd {
+        DevnetProviderCommand::Kill { name } => {
+            let killed = devnet.kill_provider(&name)?;
+            ctx.print(&serde_json::json!({"provider": name, "state": "killed", "replicas_killed": killed}), || {
+                format!("provider {name} killed (daemon stopped, {killed} replica(s) SIGKILLed); its leases stay open on the ledger")
+            })?;
+        }
+        DevnetProviderCommand::Start { name } => {
+            devnet.start_provider(&name)?;
+            ctx.print(&serde_json::json!({"provider": name, "state": "up"}), || {
+                format!("provider {name} is up again")
+            })?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn workload(cmd: crate::flags::WorkloadCommand) -> anyhow::Result<ExitCode> {

@@ -133,11 +133,17 @@ pub fn up(ctx: &Ctx, args: &UpArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let devnet = match existing {
+        Some(d) if args.providers.is_some_and(|n| n != d.file.providers.len()) => anyhow::bail!(
+            "the devnet in {} has {} providers, not {}: `stratus down`, then use another --home for a new one",
+            ctx.home.display(),
+            d.file.providers.len(),
+            args.providers.unwrap_or_default()
+        ),
         Some(d) => d,
         None => {
             say.line(format!("creating a devnet in {}", ctx.home.display()));
             let runtime = crate::devnet::RuntimeChoice { kind: kind.clone(), engine_socket };
-            Devnet::init(&ctx.home, block_time_ms, &runtime)?
+            Devnet::init(&ctx.home, block_time_ms, &runtime, args.providers.unwrap_or(3))?
         }
     };
     let started_here = match devnet.running_pid() {

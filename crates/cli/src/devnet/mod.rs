@@ -88,16 +88,53 @@ struct ProviderPlan {
     name: &'static str,
     region: &'static str,
     tier: &'static str,
-    nodes: &'static str,
+    nodes: String,
     persistent: &'static str,
-    pricing: &'static str,
+    pricing: String,
     ports: (u16, u16),
     summary: &'static str,
 }
 
-/// The three simulated providers. Prices are per block; on `examples/hello.yaml` the CPU-only
-/// provider is the cheapest (5 uact), the rtx4090 one next (7), the h100 one dearest.
-fn plans() -> Vec<ProviderPlan> {
+/// Most providers a devnet can have.
+pub const MAX_PROVIDERS: usize = 8;
+
+/// The simulated providers: the three first ones always (prices are per block; on
+/// `examples/hello.yaml` the CPU-only provider is the cheapest (5 uact), the rtx4090 one next
+/// (7), the h100 one dearest), then GPU providers in other regions up to `n`.
+fn plans(n: usize) -> Vec<ProviderPlan> {
+    let mut all = base_plans();
+    all.extend(EXTRA_GPU_PROVIDERS.iter().map(|&(name, model, region, price, summary)| ProviderPlan {
+        name,
+        region,
+        tier: "community",
+        nodes: format!(
+                "\n[[inventory.nodes]]\nname = \"{name}-a\"\ncpu = \"64\"\nmemory = \"512Gi\"\nstorage = \"2Ti\"\ngpus = [{{ model = \"{model}\", count = 4 }}]\n"
+            ),
+        persistent: r#"{ beta3 = "2Ti" }"#,
+        pricing: format!(
+                "cpu_per_core = \"20\"\nmemory_per_gi = \"8\"\nstorage_per_gi = {{ ephemeral = \"4\", ram = \"4\", beta3 = \"2\" }}\nendpoint = \"3\"\ngpu = {{ {model} = \"{price}\", \"*\" = \"{price}\" }}"
+            ),
+        ports: (0, 0),
+        summary,
+    }));
+    all.truncate(n);
+    for (i, p) in all.iter_mut().enumerate() {
+        let first = PLAN_PORTS_FROM + u16::try_from(i).unwrap_or(0) * PORTS_PER_PROVIDER;
+        p.ports = (first, first + PORTS_PER_PROVIDER - 1);
+    }
+    all
+}
+
+/// Providers past the third: (name, GPU model, region, price per GPU per block, summary).
+const EXTRA_GPU_PROVIDERS: &[(&str, &str, &str, &str, &str)] = &[
+    ("a100", "a100", "us-west", "20000", "4× a100 80Gi"),
+    ("l40s", "l40s", "ap-south", "12000", "4× l40s 48Gi"),
+    ("a6000", "a6000", "eu-north", "10000", "4× rtx a6000 48Gi"),
+    ("h200", "h200", "us-central", "70000", "4× h200 141Gi"),
+    ("a40", "a40", "sa-east", "9000", "4× a40 48Gi"),
+];
+
+fn base_plans() -> Vec<ProviderPlan> {
     vec![
         ProviderPlan {
             name: "h100",
@@ -117,14 +154,16 @@ cpu = "128"
 memory = "1Ti"
 storage = "4Ti"
 gpus = [{ model = "h100", count = 4, ram = "80Gi", interface = "sxm" }]
-"#,
+"#
+            .into(),
             persistent: r#"{ beta3 = "8Ti" }"#,
             pricing: r#"cpu_per_core = "40"
 memory_per_gi = "8"
 storage_per_gi = { ephemeral = "0.5", ram = "4", beta3 = "1" }
 endpoint = "5"
-gpu = { h100 = "60000", "*" = "60000" }"#,
-            ports: (34000, 34299),
+gpu = { h100 = "60000", "*" = "60000" }"#
+                .into(),
+            ports: (0, 0),
             summary: "8× h100 80Gi sxm over 2 nodes",
         },
         ProviderPlan {
@@ -138,14 +177,16 @@ cpu = "64"
 memory = "256Gi"
 storage = "2Ti"
 gpus = [{ model = "rtx4090", count = 4 }]
-"#,
+"#
+            .into(),
             persistent: r#"{ beta3 = "2Ti" }"#,
             pricing: r#"cpu_per_core = "20"
 memory_per_gi = "16"
 storage_per_gi = { ephemeral = "8", ram = "8", beta3 = "4" }
 endpoint = "3"
-gpu = { rtx4090 = "8000", "*" = "8000" }"#,
-            ports: (34300, 34599),
+gpu = { rtx4090 = "8000", "*" = "8000" }"#
+                .into(),
+            ports: (0, 0),
             summary: "4× rtx4090 24Gi",
         },
         ProviderPlan {
@@ -158,13 +199,15 @@ name = "cpu-a"
 cpu = "32"
 memory = "128Gi"
 storage = "1Ti"
-"#,
+"#
+            .into(),
             persistent: r#"{ beta3 = "1Ti" }"#,
             pricing: r#"cpu_per_core = "10"
 memory_per_gi = "16"
 storage_per_gi = { ephemeral = "8", ram = "8", beta3 = "2" }
-endpoint = "2""#,
-            ports: (34600, 34899),
+endpoint = "2""#
+                .into(),
+            ports: (0, 0),
             summary: "CPU only, ram and beta3 storage",
         },
     ]
@@ -172,21 +215,25 @@ endpoint = "2""#,
 
 /// The provider plans' port ranges are written from here; `init` moves them to the devnet's block.
 const PLAN_PORTS_FROM: u16 = 34000;
-/// Ports per devnet (three providers × 300).
-const PORT_BLOCK: u16 = 900;
+/// Workload ports per provider.
+const PORTS_PER_PROVIDER: u16 = 100;
+/// Ports per devnet (room for the most providers).
+const PORT_BLOCK: u16 = PORTS_PER_PROVIDER * MAX_PROVIDERS as u16;
 
-/// The first port of this devnet's block: one of the 900-port blocks from 20000 to 59600, the
+/// The first port of this devnet's block: one of the 800-port blocks from 20000 to 60000, the
 /// first one free (its providers' first ports bind) counting from a hash of the home's path, so
 /// each home has its own and two devnets made side by side get different ones.
 fn port_block(home: &Path) -> anyhow::Result<u16> {
     use sha2::{Digest, Sha256};
     const FIRST: u16 = 20000;
-    const BLOCKS: u16 = 44;
+    const BLOCKS: u16 = 50;
     let key = fs::canonicalize(home).unwrap_or_else(|_| home.to_path_buf());
     let h = Sha256::digest(key.display().to_string().as_bytes());
     let start = u16::from_be_bytes([h[0], h[1]]) % BLOCKS;
     let free = |base: u16| {
-        (0..3).all(|p| (0..10).all(|k| std::net::TcpListener::bind(("127.0.0.1", base + p * 300 + k)).is_ok()))
+        (0..MAX_PROVIDERS as u16).all(|p| {
+            (0..10).all(|k| std::net::TcpListener::bind(("127.0.0.1", base + p * PORTS_PER_PROVIDER + k)).is_ok())
+        })
     };
     (0..BLOCKS).map(|k| FIRST + ((start + k) % BLOCKS) * PORT_BLOCK).find(|base| free(*base)).ok_or_else(|| {
         anyhow!("no free block of {PORT_BLOCK} ports between {FIRST} and 60000 for the devnet's workloads")
@@ -234,6 +281,14 @@ command = ["{{stratus}}", "workload", "http-echo"]
 
 [[runtime.images]]
 image = "python:*"
+
+# The built-in trainer: this binary's `train coordinator` / `train worker`. It shares the host's
+# network to reach its coordinator and S3 on other providers (its files, processes and uid stay
+# sandboxed; the command is fixed here, never the tenant's).
+[[runtime.images]]
+image = "stratus/trainer*"
+command = ["{{stratus}}", "train"]
+network = "host"
 "#,
         summary = p.summary,
         region = p.region,
@@ -270,7 +325,10 @@ impl Devnet {
     }
 
     /// Writes a fresh devnet into `home`: genesis with funded keys, provider configs.
-    pub fn init(home: &Path, block_time_ms: u64, runtime: &RuntimeChoice) -> anyhow::Result<Devnet> {
+    pub fn init(home: &Path, block_time_ms: u64, runtime: &RuntimeChoice, providers: usize) -> anyhow::Result<Devnet> {
+        if !(1..=MAX_PROVIDERS).contains(&providers) {
+            bail!("a devnet has 1 to {MAX_PROVIDERS} providers, not {providers}");
+        }
         if home.join("config.toml").exists() {
             bail!(
                 "{} already holds a node that is not a devnet made by `stratus up`; pick another --home",
@@ -282,7 +340,7 @@ impl Devnet {
         let node = format!("http://127.0.0.1:{node_port}");
         let coins = |n: u128| vec![Coin::new(n, "uact"), Coin::new(n, "uakt")];
         let mut accounts = vec![(TENANT.to_string(), coins(100_000_000_000)), (AUDITOR.to_string(), coins(10_000_000))];
-        for p in plans() {
+        for p in plans(providers) {
             accounts.push((format!("provider-{}", p.name), coins(1_000_000_000)));
         }
         let keyring = stratus_client::keys::Keyring::new(home);
@@ -328,8 +386,9 @@ impl Devnet {
         // Each devnet forwards workload ports from its own block, so two devnets on one machine
         // never hand out the same port.
         let base = port_block(home)?;
+        let count = providers;
         let mut providers = Vec::new();
-        for mut p in plans() {
+        for mut p in plans(count) {
             p.ports = (p.ports.0 - PLAN_PORTS_FROM + base, p.ports.1 - PLAN_PORTS_FROM + base);
             let key = format!("provider-{}", p.name);
             let dir = PathBuf::from("providers").join(p.name);
@@ -459,6 +518,70 @@ impl Devnet {
             .filter_map(|p| stratus_provider::config::ProviderConfig::load(&self.home.join(&p.config)).ok())
             .map(|cfg| stratus_provider::runtime::host::stop_all(&cfg.data_dir))
             .sum()
+    }
+
+    fn provider_dir(&self, name: &str) -> PathBuf {
+        self.home.join("providers").join(name)
+    }
+
+    /// Whether `stratus devnet provider kill` took this provider down (and `start` has not
+    /// brought it back).
+    pub fn provider_killed(&self, name: &str) -> bool {
+        self.provider_dir(name).join("killed").exists()
+    }
+
+    pub fn set_provider_state(&self, name: &str, state: &str) {
+        let _ = fs::write(self.provider_dir(name).join("state"), state);
+    }
+
+    fn provider_state(&self, name: &str) -> String {
+        fs::read_to_string(self.provider_dir(name).join("state")).unwrap_or_default()
+    }
+
+    fn wait_provider_state(&self, name: &str, state: &str, timeout: Duration) -> anyhow::Result<()> {
+        let start = Instant::now();
+        while self.provider_state(name) != state {
+            if self.running_pid().is_none() {
+                bail!("the devnet in {} stopped:\n{}", self.home.display(), self.log_tail(10));
+            }
+            if start.elapsed() > timeout {
+                bail!("provider {name} is not {state} after {} s:\n{}", timeout.as_secs(), self.log_tail(10));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Ok(())
+    }
+
+    fn running_provider(&self, name: &str) -> anyhow::Result<DevnetProvider> {
+        let Some(p) = self.provider_by_name(name).cloned() else {
+            let names: Vec<&str> = self.file.providers.iter().map(|p| p.name.as_str()).collect();
+            bail!("the devnet has no provider {name:?} (it has {})", names.join(", "));
+        };
+        if self.running_pid().is_none() {
+            bail!(
+                "the devnet in {} is not running: `stratus up --home {}` starts it",
+                self.home.display(),
+                self.home.display()
+            );
+        }
+        Ok(p)
+    }
+
+    /// Crashes a provider: its daemon stops where it is (no message to the ledger), then its
+    /// workloads are SIGKILLed. Returns how many replicas were killed.
+    pub fn kill_provider(&self, name: &str) -> anyhow::Result<usize> {
+        let p = self.running_provider(name)?;
+        fs::write(self.provider_dir(&p.name).join("killed"), b"")?;
+        self.wait_provider_state(&p.name, "down", Duration::from_secs(30))?;
+        let cfg = stratus_provider::config::ProviderConfig::load(&self.home.join(&p.config))?;
+        Ok(stratus_provider::runtime::host::stop_all(&cfg.data_dir))
+    }
+
+    /// Starts a killed provider again and waits until it serves.
+    pub fn start_provider(&self, name: &str) -> anyhow::Result<()> {
+        let p = self.running_provider(name)?;
+        let _ = fs::remove_file(self.provider_dir(&p.name).join("killed"));
+        self.wait_provider_state(&p.name, "up", Duration::from_secs(60))
     }
 
     pub fn provider_by_name(&self, name: &str) -> Option<&DevnetProvider> {

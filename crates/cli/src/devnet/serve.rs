@@ -1,6 +1,9 @@
-//! `stratus devnet serve`: the background process of a devnet. The node and the three provider
-//! daemons share one async runtime; each provider is the same code `stratus provider run` runs.
+//! `stratus devnet serve`: the background process of a devnet. The node and the provider daemons
+//! share one async runtime; each provider is the same code `stratus provider run` runs. A
+//! provider whose kill marker appears is crashed (its tasks aborted) and started again when the
+//! marker goes (`stratus devnet provider kill|start`).
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
@@ -40,7 +43,6 @@ pub fn serve(home: &Path) -> anyhow::Result<()> {
 
 async fn run(devnet: &Devnet) -> anyhow::Result<()> {
     let home = devnet.home.clone();
-    let (stop_providers, providers_rx) = watch::channel(false);
     let (stop_node, node_rx) = watch::channel(false);
     let (node_up, mut node_up_rx) = watch::channel(None::<String>);
 
@@ -59,27 +61,17 @@ async fn run(devnet: &Devnet) -> anyhow::Result<()> {
 
     let keyring = Keyring::new(&home);
     let exe = std::env::current_exe().context("cannot find the stratus binary")?;
-    let mut providers = Vec::new();
-    let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel::<String>(8);
+    let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel::<String>(16);
+    let mut providers: BTreeMap<String, RunningProvider> = BTreeMap::new();
+    let mut wanted = 0;
     for p in &devnet.file.providers {
-        let cfg = stratus_provider::config::ProviderConfig::load(&home.join(&p.config))?;
-        let key = keyring.signing_key(&p.key, None)?;
-        let shutdown = stopped(&providers_rx);
-        let (home, exe, name, ready) = (home.clone(), exe.clone(), p.name.clone(), ready_tx.clone());
-        providers.push(tokio::spawn(async move {
-            let result = stratus_provider::effects::daemon::run(cfg, key, &home, exe, shutdown, |s| {
-                tracing::info!(provider = %name, gateway = %s.gateway, "devnet provider up");
-                let _ = ready.try_send(name.clone());
-            })
-            .await;
-            if let Err(e) = &result {
-                tracing::error!(provider = %name, error = %format!("{e:#}"), "devnet provider stopped");
-            }
-            result
-        }));
+        if devnet.provider_killed(&p.name) {
+            tracing::warn!(provider = %p.name, "left down: `stratus devnet provider start {}` brings it back", p.name);
+            continue;
+        }
+        providers.insert(p.name.clone(), start_provider(devnet, &keyring, &exe, p, ready_tx.clone())?);
+        wanted += 1;
     }
-    drop(ready_tx);
-    let wanted = devnet.file.providers.len();
     let started = async {
         let mut up = 0;
         while up < wanted {
@@ -93,7 +85,7 @@ async fn run(devnet: &Devnet) -> anyhow::Result<()> {
     tokio::select! {
         r = started => r?,
         () = crate::cmd::node::shutdown_signal() => {
-            let _ = stop_providers.send(true);
+            stop_all(providers).await;
             let _ = stop_node.send(true);
             return Ok(());
         }
@@ -106,20 +98,100 @@ async fn run(devnet: &Devnet) -> anyhow::Result<()> {
     std::fs::write(devnet.ready_path(), serde_json::to_vec(&ready)?)?;
     tracing::info!(height, "devnet ready");
 
-    tokio::select! {
-        () = crate::cmd::node::shutdown_signal() => tracing::info!("stopping the devnet"),
-        r = &mut node => tracing::error!(result = ?r.map(|r| r.map_err(|e| format!("{e:#}"))), "the node stopped"),
+    // Until told to stop: crash and restart providers as `stratus devnet provider kill|start`
+    // asks (a marker file per provider), and drain the ready channel of restarted ones.
+    let mut tick = tokio::time::interval(Duration::from_millis(200));
+    let shutdown = crate::cmd::node::shutdown_signal();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => { tracing::info!("stopping the devnet"); break; }
+            r = &mut node => {
+                tracing::error!(result = ?r.map(|r| r.map_err(|e| format!("{e:#}"))), "the node stopped");
+                break;
+            }
+            Some(_) = ready_rx.recv() => {}
+            _ = tick.tick() => {
+                for p in &devnet.file.providers {
+                    let killed = devnet.provider_killed(&p.name);
+                    match (killed, providers.contains_key(&p.name)) {
+                        (true, true) => {
+                            if let Some(mut running) = providers.remove(&p.name) {
+                                // A crash: the daemon's tasks (follow loop, gateway) are aborted
+                                // where they are; nothing is said to the ledger. The kill command
+                                // then SIGKILLs its workloads.
+                                let _ = running.stop.send(true);
+                                if tokio::time::timeout(Duration::from_secs(5), &mut running.task).await.is_err() {
+                                    running.task.abort();
+                                }
+                                devnet.set_provider_state(&p.name, "down");
+                                tracing::warn!(provider = %p.name, "provider killed");
+                            }
+                        }
+                        (false, false) => match start_provider(devnet, &keyring, &exe, p, ready_tx.clone()) {
+                            Ok(running) => {
+                                providers.insert(p.name.clone(), running);
+                            }
+                            Err(e) => tracing::error!(provider = %p.name, error = %format!("{e:#}"), "cannot start"),
+                        },
+                        _ => {}
+                    }
+                }
+            }
+        }
     }
     let _ = std::fs::remove_file(devnet.ready_path());
     // Providers first (they are the node's clients), then the node finishes its block.
-    let _ = stop_providers.send(true);
-    for p in providers {
-        let _ = tokio::time::timeout(Duration::from_secs(10), p).await;
-    }
+    stop_all(providers).await;
     let _ = stop_node.send(true);
     let _ = tokio::time::timeout(Duration::from_secs(10), node).await;
     tracing::info!("devnet stopped");
     Ok(())
+}
+
+struct RunningProvider {
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+/// Starts one provider daemon in this runtime; its name goes to `ready` once it serves.
+fn start_provider(
+    devnet: &Devnet,
+    keyring: &Keyring,
+    exe: &Path,
+    p: &super::DevnetProvider,
+    ready: tokio::sync::mpsc::Sender<String>,
+) -> anyhow::Result<RunningProvider> {
+    let home = devnet.home.clone();
+    let cfg = stratus_provider::config::ProviderConfig::load(&home.join(&p.config))?;
+    let key = keyring.signing_key(&p.key, None)?;
+    let (stop, rx) = watch::channel(false);
+    let shutdown = stopped(&rx);
+    let (exe, name, state_devnet) =
+        (exe.to_path_buf(), p.name.clone(), Devnet { home: home.clone(), file: devnet.file.clone() });
+    let task = tokio::spawn(async move {
+        let result = stratus_provider::effects::daemon::run(cfg, key, &home, exe, shutdown, |s| {
+            tracing::info!(provider = %name, gateway = %s.gateway, "devnet provider up");
+            state_devnet.set_provider_state(&name, "up");
+            let _ = ready.try_send(name.clone());
+        })
+        .await;
+        if let Err(e) = &result {
+            tracing::error!(provider = %name, error = %format!("{e:#}"), "devnet provider stopped");
+        }
+        state_devnet.set_provider_state(&name, "down");
+        result
+    });
+    Ok(RunningProvider { stop, task })
+}
+
+async fn stop_all(providers: BTreeMap<String, RunningProvider>) {
+    for p in providers.values() {
+        let _ = p.stop.send(true);
+    }
+    for (_, p) in providers {
+        let _ = tokio::time::timeout(Duration::from_secs(10), p.task).await;
+    }
 }
 
 /// The devnet's auditor signs each provider's published attributes once (it stands in for

@@ -66,7 +66,12 @@ impl TlsListener {
         let (send, incoming) = tokio::sync::mpsc::channel(64);
         tokio::spawn(async move {
             loop {
-                let Ok((stream, addr)) = tcp.accept().await else { continue };
+                // Ends with the listener (the gateway stopped), releasing the port.
+                let accepted = tokio::select! {
+                    r = tcp.accept() => r,
+                    () = send.closed() => return,
+                };
+                let Ok((stream, addr)) = accepted else { continue };
                 let (acceptor, send) = (acceptor.clone(), send.clone());
                 tokio::spawn(async move {
                     let handshake =
@@ -90,7 +95,7 @@ impl axum::serve::Listener for TlsListener {
             if let Some(conn) = self.incoming.recv().await {
                 return conn;
             }
-            // The accept task ended (it never does while the listener lives): wait forever.
+            // The accept task ends only when this listener is dropped: wait forever.
             std::future::pending::<()>().await;
         }
     }

@@ -186,6 +186,17 @@ pub fn stop_all(data_dir: &Path) -> usize {
     stopped.len()
 }
 
+/// A provider that stops (or several sharing a process, one of which stops) releases its
+/// forwarded ports; the replicas behind them keep running and the next start forwards again.
+impl Drop for HostRuntime {
+    fn drop(&mut self) {
+        let fw = self.forwarders.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for task in fw.values().flatten() {
+            task.abort();
+        }
+    }
+}
+
 impl HostRuntime {
     pub fn new(s: HostSettings) -> HostRuntime {
         let (cgroup_parent, mut warning) = cgroup_v2();
