@@ -698,6 +698,17 @@ pub enum TrainCommand {
     Prepare(TrainPrepareArgs),
     /// Run a job on this machine: a coordinator and N worker processes on loopback.
     Run(TrainRunArgs),
+    /// Train on the supercloud: the job becomes one gang deployment (a coordinator and one group
+    /// per worker), leased across providers at the cheapest feasible price; a worker whose
+    /// provider disappears is replaced from another provider. Ctrl-C stops and settles.
+    Up(TrainUpArgs),
+    /// A supercloud job's state: step, loss, members, replacements, paid.
+    Status(TrainJobRef),
+    /// Stop a supercloud job: the last checkpoint stays, every lease closes, the settlement prints.
+    Down(TrainJobRef),
+    /// Drive a supercloud job that `train up` created: follow it and heal it (what `train up
+    /// --detach` leaves running in the background).
+    Supervise(TrainJobRef),
     /// Run a job's coordinator: admits workers, closes rounds, checkpoints, serves metrics.
     Coordinator(TrainCoordinatorArgs),
     /// Run a worker of the job the coordinator at URL runs.
@@ -736,6 +747,25 @@ pub struct TrainPrepareArgs {
     pub sample_tokens: u32,
     #[arg(long, default_value_t = 64)]
     pub samples_per_shard: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct TrainUpArgs {
+    /// The job file: an engine job (s3:// data and checkpoints) with a [cluster] section.
+    pub job: PathBuf,
+    /// Return once the first outer step is done and print one JSON object; the job and its
+    /// healing go on in the background (`train status`, `train down`).
+    #[arg(long)]
+    pub detach: bool,
+    /// Give up if the first outer step has not happened after this many seconds.
+    #[arg(long, default_value_t = 600)]
+    pub timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct TrainJobRef {
+    /// The job: `job-DSEQ` as `train up` named it, or the deployment's dseq.
+    pub job: String,
 }
 
 #[derive(Debug, Args)]

@@ -9,7 +9,7 @@
 //! max_price = "60000uact"         # per worker per block
 //! ```
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ClusterError {
@@ -19,7 +19,7 @@ pub enum ClusterError {
     Invalid { path: String, field: &'static str, message: String },
 }
 
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ClusterSpec {
     pub workers: u32,

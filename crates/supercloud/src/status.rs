@@ -48,6 +48,17 @@ pub struct JobStatus {
     pub pid: Option<u32>,
     pub dseq: u64,
     pub checkpoint: String,
+    /// Blocks and seconds from `train up` to the first outer step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocks_to_first_step: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seconds_to_first_step: Option<f64>,
+    /// Seconds from the last worker loss to its replacement training (joined).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_heal_s: Option<f64>,
+    /// Final validation loss (nats/byte), once finished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub val_loss: Option<f64>,
 }
 
 #[cfg(test)]
@@ -73,6 +84,10 @@ mod tests {
             pid: None,
             dseq: 7,
             checkpoint: "s3://b/c".into(),
+            blocks_to_first_step: None,
+            seconds_to_first_step: None,
+            last_heal_s: None,
+            val_loss: None,
         };
         let v = serde_json::to_value(&s).unwrap();
         for key in ["job", "state", "step", "loss", "members", "replacements", "paid"] {

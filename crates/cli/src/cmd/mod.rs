@@ -13,6 +13,8 @@ mod query;
 mod sdl;
 mod tenant;
 mod train;
+mod train_drive;
+mod train_up;
 mod up;
 
 use std::process::ExitCode;

@@ -27,7 +27,7 @@ pub fn keep_sdl(ctx: &Ctx, owner: &Address, dseq: u64, bytes: &[u8]) -> anyhow::
     std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))
 }
 
-fn load_manifest(file: &Path) -> anyhow::Result<stratus_types::manifest::Manifest> {
+pub fn load_manifest(file: &Path) -> anyhow::Result<stratus_types::manifest::Manifest> {
     let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
     let parsed = stratus_sdl::parse(&bytes);
     let name = file.display().to_string();
@@ -37,7 +37,7 @@ fn load_manifest(file: &Path) -> anyhow::Result<stratus_types::manifest::Manifes
     }
 }
 
-async fn provider_client(ctx: &Ctx, address: &Address) -> anyhow::Result<ProviderClient> {
+pub async fn provider_client(ctx: &Ctx, address: &Address) -> anyhow::Result<ProviderClient> {
     let record = ctx.client().provider(address).await.map_err(client_error)?;
     ProviderClient::new(&record, ctx.signer()?).map_err(client_error)
 }

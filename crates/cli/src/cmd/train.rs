@@ -28,6 +28,10 @@ pub fn run(ctx: &Ctx, cmd: TrainCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         TrainCommand::Prepare(a) => prepare_cmd(&a, json),
         TrainCommand::Run(a) => run_local(&a, json),
+        TrainCommand::Up(a) => return super::train_up::up(ctx, &a),
+        TrainCommand::Status(a) => return super::train_up::status(ctx, &a),
+        TrainCommand::Down(a) => return super::train_up::down(ctx, &a),
+        TrainCommand::Supervise(a) => return super::train_up::supervise(ctx, &a),
         TrainCommand::Coordinator(a) => coordinator_cmd(&a, json),
         TrainCommand::Worker(a) => worker_cmd(&a, json),
         TrainCommand::Eval(a) => eval_cmd(&a, json),
