@@ -116,6 +116,12 @@ pub fn assign(
                     f.region.as_deref().unwrap_or("(none)"),
                     rules.regions.join(", ")
                 )
+            } else if unfilled > 0 && !offers.iter().any(|o| o.provider == f.address && need.workers.contains(&o.gseq))
+            {
+                match &f.declined {
+                    Some(d) => format!("did not bid for a worker: {d}"),
+                    None => "did not bid for a worker".into(),
+                }
             } else if !offers.iter().any(|o| o.provider == f.address) {
                 match &f.declined {
                     Some(d) => format!("did not bid: {d}"),
@@ -206,6 +212,10 @@ mod tests {
         let rules = Rules { max_workers_per_provider: 1, regions: vec![] };
         let err = assign(&need(), &offers, &providers, &rules).unwrap_err();
         assert_eq!(err.summary, "no provider could take 2 of 3 worker(s)");
-        assert!(err.providers.contains(&"p2: did not bid: no GPU of model a100".to_string()), "{:?}", err.providers);
+        assert!(
+            err.providers.contains(&"p2: did not bid for a worker: no GPU of model a100".to_string()),
+            "{:?}",
+            err.providers
+        );
     }
 }

@@ -220,8 +220,14 @@ impl Driver<'_> {
         self.status.members.iter_mut().rev().find(|m| m.role == role)
     }
 
-    /// One line of the coordinator's output; true when the job is over.
+    /// One line of the coordinator's output; true when the job is over. Every line is kept in
+    /// `<home>/jobs/<job>/metrics.jsonl` (what `stratus train chart` draws).
     async fn on_line(&mut self, v: &Value) -> anyhow::Result<bool> {
+        use std::io::Write;
+        let path = crate::cmd::train_up::job_dir(&self.ctx.home, &self.record.job).join("metrics.jsonl");
+        if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(&path) {
+            let _ = writeln!(f, "{v}");
+        }
         match v["type"].as_str().unwrap_or_default() {
             "round" => {
                 let step = v["step"].as_u64().unwrap_or_default();

@@ -588,7 +588,13 @@ pub async fn collect_and_assign(
             if v.reachable() && open_orders_seen < groups.len() && !excluded.contains_key(&v.provider.owner) {
                 undecided = true;
             }
-            let declined = relevant.iter().rev().find(|d| d.bid.is_none()).map(|d| d.reason.clone());
+            // Why it declined a worker's order (the GPUs are what usually differ), else any.
+            let declined = relevant
+                .iter()
+                .rev()
+                .filter(|d| d.bid.is_none())
+                .max_by_key(|d| need.workers.contains(&d.order.gseq))
+                .map(|d| d.reason.clone());
             facts.push(ProviderFacts {
                 address: v.provider.owner,
                 label: provider_label(&ctx.home, &v.provider.owner),

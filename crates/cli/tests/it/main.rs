@@ -8,6 +8,7 @@ mod journey;
 mod provider;
 mod sdl;
 mod train;
+mod train_up;
 mod up;
 
 use std::path::{Path, PathBuf};

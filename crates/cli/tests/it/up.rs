@@ -14,30 +14,30 @@ use stratus_types::market::{DeploymentId, LeaseState};
 use crate::stdout;
 
 /// A devnet home that is taken down (processes and workloads) when the test ends.
-struct Home {
+pub struct Home {
     dir: tempfile::TempDir,
 }
 
 impl Home {
-    fn new() -> Home {
+    pub fn new() -> Home {
         Home { dir: tempfile::tempdir().expect("tempdir") }
     }
 
-    fn path(&self) -> &Path {
+    pub fn path(&self) -> &Path {
         self.dir.path()
     }
 
-    fn up(&self, args: &[&str]) -> Output {
+    pub fn up(&self, args: &[&str]) -> Output {
         self.run(&[&["up"], args].concat())
     }
 
     /// `stratus --home H ARGS`, from inside the home (so `examples/hello.yaml` is not found there
     /// and the built-in copy is used).
-    fn run(&self, args: &[&str]) -> Output {
+    pub fn run(&self, args: &[&str]) -> Output {
         self.run_with_path(args, &std::env::var("PATH").unwrap_or_default())
     }
 
-    fn run_with_path(&self, args: &[&str], path: &str) -> Output {
+    pub fn run_with_path(&self, args: &[&str], path: &str) -> Output {
         Command::new(env!("CARGO_BIN_EXE_stratus"))
             .env("PATH", path)
             .arg("--home")
@@ -52,22 +52,22 @@ impl Home {
             .expect("run stratus")
     }
 
-    fn devnet(&self) -> serde_json::Value {
+    pub fn devnet(&self) -> serde_json::Value {
         serde_json::from_slice(&std::fs::read(self.path().join("devnet.json")).expect("devnet.json")).expect("json")
     }
 
-    fn node(&self) -> NodeClient {
+    pub fn node(&self) -> NodeClient {
         stratus_client::install_tls_provider();
         NodeClient::new(self.devnet()["node"].as_str().expect("node url"))
     }
 
-    fn provider_address(&self, name: &str) -> Address {
+    pub fn provider_address(&self, name: &str) -> Address {
         let d = self.devnet();
         let p = d["providers"].as_array().expect("providers").iter().find(|p| p["name"] == name).expect("provider");
         p["address"].as_str().expect("address").parse().expect("address")
     }
 
-    fn tenant(&self) -> Address {
+    pub fn tenant(&self) -> Address {
         stratus_client::keys::Keyring::new(self.path()).show("tenant").expect("tenant key").address
     }
 }
