@@ -21,6 +21,7 @@ pub mod keys;
 mod market;
 mod provider;
 mod state;
+#[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
 
 pub use apply::{BlockOutcome, SigCheck, TxCheck, app_hash, apply_block, check_tx, genesis};

@@ -39,7 +39,6 @@ pub fn sdl(args: &BenchSdl) -> anyhow::Result<ExitCode> {
 /// Everything is signed up front; signature checks are timed on their own (as a mempool does
 /// them at admission), then blocks are applied and committed durably (fsync per block).
 pub fn ledger(args: &crate::flags::BenchLedger) -> anyhow::Result<ExitCode> {
-    use stratus_ledger::testkit::{Actor, CHAIN_ID, DENOM, group};
     use stratus_ledger::{SigCheck, apply_block};
     use stratus_types::block::{Block, BlockHeader};
     use stratus_types::coin::Coin;
@@ -54,8 +53,9 @@ pub fn ledger(args: &crate::flags::BenchLedger) -> anyhow::Result<ExitCode> {
     let per_block = args.tenants_per_block.max(1);
     let cohorts = args.txs.div_ceil(per_block * TXS_PER_TENANT).max(1);
     let tenants_total = cohorts * per_block;
-    let mut tenants: Vec<Actor> = (0..tenants_total).map(|i| Actor::new(&format!("bench-tenant-{i}"))).collect();
-    let mut providers: Vec<Actor> = (0..5).map(|i| Actor::new(&format!("bench-provider-{i}"))).collect();
+    let mut tenants: Vec<BenchSigner> = (0..tenants_total).map(|_| BenchSigner::random()).collect();
+    let mut providers: Vec<BenchSigner> = (0..5).map(|_| BenchSigner::random()).collect();
+    let g100 = bench_group(100)?;
 
     let mut accounts: Vec<GenesisAccount> = tenants
         .iter()
@@ -94,7 +94,7 @@ pub fn ledger(args: &crate::flags::BenchLedger) -> anyhow::Result<ExitCode> {
                 match stage {
                     0 => txs.push(tenant.tx(vec![Msg::CreateDeployment {
                         dseq,
-                        groups: vec![group("g", 100, 1, None)],
+                        groups: vec![g100.clone()],
                         version: [1; 32],
                         deposit: Coin::new(5_000_000, DENOM),
                         gang: false,
@@ -198,7 +198,6 @@ pub fn settlement(args: &crate::flags::BenchSettlement) -> anyhow::Result<ExitCo
 }
 
 fn settlement_state(leases: u64) -> anyhow::Result<(f64, stratus_ledger::AccessCounts)> {
-    use stratus_ledger::testkit::{CHAIN_ID, DENOM, group};
     use stratus_ledger::{MemState, SigCheck, apply_block, genesis};
     use stratus_types::address::Address;
     use stratus_types::block::{Block, BlockHeader};
@@ -242,6 +241,7 @@ fn settlement_state(leases: u64) -> anyhow::Result<(f64, stratus_ledger::AccessC
         signature: [0; 64],
     };
     let (mut height, mut tenant_seq, mut provider_seq) = (0u64, 0u64, 0u64);
+    let g10 = bench_group(10)?;
     let chunk = 50_000u64;
     let mut run = |mem: &mut MemState,
                    txs: Vec<Tx>,
@@ -269,7 +269,7 @@ fn settlement_state(leases: u64) -> anyhow::Result<(f64, stratus_ledger::AccessC
                 tenant_seq,
                 Msg::CreateDeployment {
                     dseq,
-                    groups: vec![group("g", 10, 1, None)],
+                    groups: vec![g10.clone()],
                     version: [1; 32],
                     deposit: Coin::new(1_000_000_000, DENOM),
                     gang: false,
@@ -339,4 +339,44 @@ pub fn packing(args: &crate::flags::BenchPacking) -> anyhow::Result<ExitCode> {
     println!("gpu_ratio={:.3}", ours_gpus as f64 / greedy_gpus.max(1) as f64);
     println!("packing_ratio={:.3}", ours as f64 / greedy.max(1) as f64);
     Ok(ExitCode::SUCCESS)
+}
+
+/// The benchmarks' in-memory chain (never a real network's).
+const CHAIN_ID: &str = "stratus-bench";
+const DENOM: &str = "uact";
+
+/// A fresh random key (no one else can derive it) and its next sequence.
+struct BenchSigner {
+    key: ed25519_dalek::SigningKey,
+    address: stratus_types::address::Address,
+    sequence: u64,
+}
+
+impl BenchSigner {
+    fn random() -> BenchSigner {
+        let key = ed25519_dalek::SigningKey::generate(&mut rand_core::OsRng);
+        let address = stratus_types::address::Address::from_public_key(&key.verifying_key().to_bytes());
+        BenchSigner { key, address, sequence: 0 }
+    }
+
+    fn tx(&mut self, msgs: Vec<stratus_types::tx::Msg>) -> stratus_types::tx::Tx {
+        let body = stratus_types::tx::TxBody {
+            chain_id: CHAIN_ID.into(),
+            sequence: self.sequence,
+            fee: stratus_types::coin::Coin::new(0, DENOM),
+            memo: String::new(),
+            msgs,
+        };
+        self.sequence += 1;
+        stratus_types::tx::Tx::sign(body, &self.key)
+    }
+}
+
+/// One group of one 1-CPU, 1 GiB replica at `price` uact per block, as the SDL parser builds it.
+fn bench_group(price: u32) -> anyhow::Result<stratus_types::group::GroupSpec> {
+    let text = format!(
+        "version: \"2.0\"\nservices:\n  g:\n    image: nginx\n    expose:\n      - port: 80\n        to:\n          - global: true\nprofiles:\n  compute:\n    g:\n      resources:\n        cpu:\n          units: 1\n        memory:\n          size: 1Gi\n        storage:\n          size: 1Gi\n  placement:\n    g:\n      pricing:\n        g:\n          denom: {DENOM}\n          amount: {price}\ndeployment:\n  g:\n    g:\n      profile: g\n      count: 1\n"
+    );
+    let parsed = stratus_sdl::parse(text.as_bytes());
+    parsed.sdl.and_then(|s| s.groups.into_iter().next()).ok_or_else(|| anyhow::anyhow!("the bench SDL does not parse"))
 }

@@ -109,6 +109,7 @@ struct Driver<'a> {
     /// Providers that lost a worker: never chosen again for this job.
     dead: BTreeMap<Address, String>,
     last_round: Option<(Instant, u64)>,
+    coordinator_failing: Option<Instant>,
 }
 
 /// Follows and heals the job until it finishes, fails or is stopped; returns its last status.
@@ -121,7 +122,8 @@ pub async fn drive(ctx: &Ctx, record: JobRecord, say: Say) -> anyhow::Result<Job
         .filter(|r| *r != COORDINATOR)
         .map(|r| (r.clone(), Watch { failing_since: None, lost_at: None }))
         .collect();
-    let mut d = Driver { ctx, record, status, say, watch, dead: BTreeMap::new(), last_round: None };
+    let mut d =
+        Driver { ctx, record, status, say, watch, dead: BTreeMap::new(), last_round: None, coordinator_failing: None };
     save_status(&ctx.home, &d.status);
     let (lines_tx, mut lines) = tokio::sync::mpsc::channel::<Value>(256);
     let coordinator = d.coordinator_lease().await?;
@@ -150,6 +152,7 @@ pub async fn drive(ctx: &Ctx, record: JobRecord, say: Say) -> anyhow::Result<Job
                     d.say.line(format!("      health check: {e:#}"));
                 }
                 if matches!(d.status.state, JobState::Failed) {
+                    d.say.line(format!("failed: {}", d.status.error.clone().unwrap_or_default()));
                     break Ok(());
                 }
             }
@@ -331,6 +334,28 @@ impl Driver<'_> {
             return Ok(());
         }
         let dead_after = Duration::from_secs(self.record.cluster.dead_after_s);
+        // The coordinator is not replaced (it holds the round): if its provider is gone the job
+        // stops, resumable from its last checkpoint by running the same job again.
+        if let Some(gseq) = self.record.roles.get(COORDINATOR).copied() {
+            let healthy = match active_lease_of(&info.leases, gseq) {
+                None => false,
+                Some(l) => match provider_client(self.ctx, &l.id.provider).await {
+                    Ok(pc) => pc.lease_status(&l.id).await.is_ok(),
+                    Err(_) => false,
+                },
+            };
+            if healthy {
+                self.coordinator_failing = None;
+            } else if self.coordinator_failing.get_or_insert_with(Instant::now).elapsed() >= dead_after {
+                self.status.state = JobState::Failed;
+                self.status.error = Some(format!(
+                    "the coordinator's provider has not answered for {} s; the job stops here (its last checkpoint is in {}: `stratus train up` the same job file again to resume from it)",
+                    dead_after.as_secs(),
+                    self.record.checkpoint
+                ));
+                return Ok(());
+            }
+        }
         let roles: Vec<(String, u32)> =
             self.record.roles.iter().filter(|(r, _)| *r != COORDINATOR).map(|(r, g)| (r.clone(), *g)).collect();
         for (role, gseq) in roles {

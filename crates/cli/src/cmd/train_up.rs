@@ -609,7 +609,18 @@ pub async fn collect_and_assign(
         let waited = height.saturating_sub(opened_at);
         let result = assign::assign(need, &offers, &facts, &rules);
         match result {
-            Ok(choices) if !undecided || waited >= SLOW_PROVIDER_BLOCKS => return Ok(choices),
+            Ok(choices) if !undecided || waited >= SLOW_PROVIDER_BLOCKS => {
+                let mut per_provider: BTreeMap<String, (usize, Dec)> = BTreeMap::new();
+                for o in &offers {
+                    let e = per_provider.entry(provider_label(&ctx.home, &o.provider)).or_insert((0, o.price));
+                    e.0 += 1;
+                    e.1 = e.1.min(o.price);
+                }
+                let list: Vec<String> =
+                    per_provider.iter().map(|(p, (n, min))| format!("{p} {n} from {}", min.short())).collect();
+                say.line(format!("      bids: {} ({})", offers.len(), list.join(", ")));
+                return Ok(choices);
+            }
             Err(why) if waited >= NO_ASSIGNMENT_BLOCKS => {
                 let mut lines = vec![format!("{} after {waited} blocks:", why.summary)];
                 lines.extend(why.providers.iter().map(|p| format!("  {p}")));
@@ -617,7 +628,6 @@ pub async fn collect_and_assign(
             }
             _ => {}
         }
-        let _ = &say;
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
