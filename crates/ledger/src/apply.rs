@@ -88,6 +88,7 @@ pub fn apply_block(base: &dyn StateRead, block: &Block, sig: SigCheck) -> Result
     let params = Exec::load_params(&mut st)?;
     let chain_id: String = st.get(keys::CHAIN_ID)?.unwrap_or_default();
     let mut ex = Exec::new(st, block.header.height, params);
+    ex.prev_app_hash = block.header.prev_app_hash;
     let mut tx_results = Vec::with_capacity(block.txs.len());
     for (i, tx) in block.txs.iter().enumerate() {
         ex.tx_index = Some(u32::try_from(i).map_err(|_| LedgerError::Overflow("tx index"))?);
@@ -105,6 +106,7 @@ pub fn apply_block(base: &dyn StateRead, block: &Block, sig: SigCheck) -> Result
     ex.tx_index = None;
     ex.expire_bids()?;
     ex.expire_gangs()?;
+    ex.release_unbondings()?;
     ex.close_exhausted()?;
     ex.st.commit_journal();
     let counts = ex.st.counts;
@@ -247,5 +249,22 @@ fn apply_msg(ex: &mut Exec<'_>, signer: Address, msg: &Msg) -> Result<()> {
         Msg::UpdateProvider { host_uri, attributes, info } => ex.update_provider(signer, host_uri, attributes, info),
         Msg::SignProviderAttributes { provider, attributes } => ex.sign_attributes(signer, *provider, attributes),
         Msg::DeleteProviderAttributes { provider, keys } => ex.delete_attributes(signer, *provider, keys),
+        Msg::CreateTask { spec } => ex.create_task(signer, spec).map(|_| ()),
+        Msg::ArenaStake { task, role, amount, commission_bps } => {
+            ex.arena_stake(signer, *task, *role, *amount, *commission_bps)
+        }
+        Msg::ArenaSetCommission { task, commission_bps } => ex.set_commission(signer, *task, *commission_bps),
+        Msg::ArenaDelegate { task, delegate, amount } => ex.delegate(signer, *task, *delegate, *amount),
+        Msg::ArenaUnstake { task, delegate } => ex.arena_unstake(signer, *task, *delegate),
+        Msg::SubmitModel { task, model_sha256, location, base_model } => {
+            let prev = ex.prev_app_hash;
+            ex.submit_model(signer, *task, *model_sha256, location, *base_model, &prev).map(|_| ())
+        }
+        Msg::CommitScore { task, submission, commit } => ex.commit_score(signer, *task, *submission, *commit),
+        Msg::RevealScore { task, submission, score, salt } => {
+            ex.reveal_score(signer, *task, *submission, *score, *salt)
+        }
+        Msg::FinalizeTask { task } => ex.finalize_task(*task),
+        Msg::ClaimRewards { task } => ex.claim_rewards(signer, *task),
     }
 }

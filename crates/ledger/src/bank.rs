@@ -64,6 +64,9 @@ impl Exec<'_> {
         if to == crate::exec::escrow_module() {
             return Err(LedgerError::BlockedRecipient { address: to, module: "escrow" });
         }
+        if to == crate::arena::arena_module() {
+            return Err(LedgerError::BlockedRecipient { address: to, module: "arena" });
+        }
         self.transfer(&from, &to, amount)
     }
 }

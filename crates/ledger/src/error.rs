@@ -2,6 +2,7 @@
 //! as is.
 
 use stratus_types::address::Address;
+use stratus_types::arena::ArenaRole;
 use stratus_types::coin::Coin;
 use stratus_types::market::{BidId, BidState, DeploymentId, GroupId, GroupState, LeaseId, OrderId, OrderState};
 
@@ -93,6 +94,9 @@ pub enum LedgerError {
     #[error("only {expected} may do this, not {got}")]
     Unauthorized { expected: Address, got: Address },
 
+    #[error("{0}")]
+    Arena(#[from] ArenaError),
+
     #[error("message {index} ({name}): {source}")]
     InMessage { index: usize, name: &'static str, source: Box<LedgerError> },
 
@@ -119,4 +123,57 @@ impl LedgerError {
             _ => false,
         }
     }
+}
+
+/// Why an arena message failed (`LedgerError::Arena`).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ArenaError {
+    #[error("task {0} does not exist")]
+    TaskNotFound(u64),
+    #[error("invalid task: {0}")]
+    InvalidTask(String),
+    #[error("task {task} takes {what} at heights {from}..={until} (now {now})")]
+    Window { task: u64, what: &'static str, from: u64, until: u64, now: u64 },
+    #[error("{who} has no stake on task {task}: stake on it first")]
+    NotStaked { task: u64, who: Address },
+    #[error("{who} is a {role} on task {task}: one role per task")]
+    OtherRole { task: u64, who: Address, role: ArenaRole },
+    #[error("stake {stake} is below task {task}'s minimum {min}")]
+    StakeBelowMinimum { task: u64, stake: u128, min: u128 },
+    #[error("commission {0} bps is over 10000")]
+    CommissionTooHigh(u32),
+    #[error("the commission changed at height {set_at}; it may change again from height {next}")]
+    CommissionLocked { set_at: u64, next: u64 },
+    #[error("base model {base} is not one task {task} allows")]
+    BaseModelNotAllowed { task: u64, base: String },
+    #[error("{who} already submitted {max} model(s), the most task {task} allows")]
+    SubmissionCap { task: u64, who: Address, max: u32 },
+    #[error("task {0} has no validator yet: nobody could score a submission")]
+    NoValidators(u64),
+    #[error("task {task} has no submission {id}")]
+    SubmissionNotFound { task: u64, id: u32 },
+    #[error("{who} is not assigned to submission {submission} of task {task}")]
+    NotAssigned { task: u64, submission: u32, who: Address },
+    #[error("{who} already committed a score for submission {submission} of task {task}")]
+    AlreadyCommitted { task: u64, submission: u32, who: Address },
+    #[error("{who} committed no score for submission {submission} of task {task}")]
+    NoCommit { task: u64, submission: u32, who: Address },
+    #[error("{who}'s score for submission {submission} of task {task} is already revealed")]
+    AlreadyRevealed { task: u64, submission: u32, who: Address },
+    #[error("the revealed score does not match {who}'s commit for submission {submission} of task {task}")]
+    RevealMismatch { task: u64, submission: u32, who: Address },
+    #[error("task {0} is already finalized")]
+    AlreadyFinalized(u64),
+    #[error("task {task} can be finalized from height {from}")]
+    TooEarly { task: u64, from: u64 },
+    #[error("{who} has nothing to claim on task {task}")]
+    NothingToClaim { task: u64, who: Address },
+    #[error("stakes on task {0} are locked until it is finalized")]
+    Locked(u64),
+    #[error("{amount} is still delegated to {who}: its delegators undelegate first")]
+    StillDelegated { who: Address, amount: u128 },
+    #[error("{who} delegates nothing to {delegate} on task {task}")]
+    NoDelegation { task: u64, who: Address, delegate: Address },
+    #[error("the chain's arena reward parameters are impossible (q ≥ 1 or a share over 100%)")]
+    BadParams,
 }

@@ -29,6 +29,8 @@ pub struct Exec<'b> {
     pub params: Params,
     /// Index in the block of the transaction being executed; `None` during end-of-block work.
     pub tx_index: Option<u32>,
+    /// The app hash the block builds on (the arena assigns validators by it).
+    pub prev_app_hash: [u8; 32],
 }
 
 /// A point to roll a failed transaction back to.
@@ -39,7 +41,7 @@ pub struct Mark {
 
 impl<'b> Exec<'b> {
     pub fn new(st: State<'b>, height: u64, params: Params) -> Exec<'b> {
-        Exec { st, events: Vec::new(), height, params, tx_index: None }
+        Exec { st, events: Vec::new(), height, params, tx_index: None, prev_app_hash: [0; 32] }
     }
 
     pub fn emit(&mut self, event: Event) {

@@ -133,6 +133,57 @@ pub fn check_invariants(state: &dyn StateRead) -> Result<(), Vec<String>> {
         errors.push(format!("escrow module holds {held:?} but owes {owed:?}"));
     }
 
+    // Arena: the module's coins are exactly the open tasks' pools, stakes, delegations,
+    // unbondings and unclaimed rewards.
+    {
+        use stratus_types::arena::{ArenaStake, Delegation, Task, TaskState, Unbonding};
+        let arena = crate::arena::arena_module();
+        let mut arena_owed: BTreeMap<String, u128> = BTreeMap::new();
+        let tasks: BTreeMap<u64, Task> =
+            all::<Task>(state, keys::ARENA_TASK, &mut errors).into_iter().map(|(_, t)| (t.id, t)).collect();
+        let denom_of = |task: u64| tasks.get(&task).map(|t| t.spec.pool.denom.clone()).unwrap_or_default();
+        for t in tasks.values().filter(|t| t.state == TaskState::Open) {
+            *arena_owed.entry(t.spec.pool.denom.clone()).or_default() += t.spec.pool.amount;
+        }
+        let stakes = all::<ArenaStake>(state, keys::ARENA_STAKE, &mut errors);
+        let delegations = all::<Delegation>(state, keys::ARENA_DELEGATION, &mut errors);
+        for (_, s) in &stakes {
+            *arena_owed.entry(denom_of(s.task)).or_default() += s.amount;
+            let delegated: u128 = delegations
+                .iter()
+                .filter(|(_, d)| d.task == s.task && d.delegate == s.owner)
+                .map(|(_, d)| d.amount)
+                .sum();
+            if delegated != s.delegated {
+                errors.push(format!(
+                    "arena stake {} on task {}: delegated {} != delegations {delegated}",
+                    s.owner, s.task, s.delegated
+                ));
+            }
+        }
+        for (_, d) in &delegations {
+            *arena_owed.entry(denom_of(d.task)).or_default() += d.amount;
+        }
+        for (_, u) in all::<Unbonding>(state, keys::ARENA_UNBONDING, &mut errors) {
+            *arena_owed.entry(u.amount.denom.clone()).or_default() += u.amount.amount;
+        }
+        for (k, amount) in all::<u128>(state, keys::ARENA_REWARD, &mut errors) {
+            let task = k[keys::ARENA_REWARD.len()..keys::ARENA_REWARD.len() + 8]
+                .try_into()
+                .map(u64::from_be_bytes)
+                .unwrap_or(0);
+            *arena_owed.entry(denom_of(task)).or_default() += amount;
+        }
+        arena_owed.retain(|_, v| *v > 0);
+        let mut arena_held: BTreeMap<String, u128> = BTreeMap::new();
+        for (k, amount) in all::<u128>(state, &keys::balances_of(&arena), &mut errors) {
+            arena_held.insert(String::from_utf8_lossy(&k[keys::BALANCE.len() + 20..]).into_owned(), amount);
+        }
+        if arena_held != arena_owed {
+            errors.push(format!("arena module holds {arena_held:?} but owes {arena_owed:?}"));
+        }
+    }
+
     // Market consistency.
     let deployments: BTreeMap<_, Deployment> =
         all::<Deployment>(state, keys::DEPLOYMENT, &mut errors).into_iter().map(|(_, d)| (d.id.clone(), d)).collect();

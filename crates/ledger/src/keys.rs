@@ -26,6 +26,18 @@ pub const PAYMENT: &[u8] = b"pay/";
 pub const BID_EXPIRY: &[u8] = b"xbe/";
 /// Escrow accounts by the height their funds run out.
 pub const ESCROW_EXHAUSTION: &[u8] = b"xex/";
+/// Arena: tasks, stakes, delegations, submissions, scores, unclaimed rewards, unbondings by
+/// release height, and the counters of task, submission and unbonding ids.
+pub const ARENA_TASK: &[u8] = b"atk/";
+pub const ARENA_STAKE: &[u8] = b"ast/";
+pub const ARENA_DELEGATION: &[u8] = b"adl/";
+pub const ARENA_SUBMISSION: &[u8] = b"asb/";
+pub const ARENA_NEXT_SUBMISSION: &[u8] = b"ans/";
+pub const ARENA_SCORE: &[u8] = b"asc/";
+pub const ARENA_REWARD: &[u8] = b"arw/";
+pub const ARENA_UNBONDING: &[u8] = b"xau/";
+pub const ARENA_NEXT_TASK: &[u8] = b"arena/next_task";
+pub const ARENA_NEXT_UNBONDING: &[u8] = b"arena/next_unbonding";
 /// Gang deployments still forming, by the height their deadline falls at.
 pub const GANG_DEADLINE: &[u8] = b"xgd/";
 /// Open orders, for providers looking for work.
@@ -162,6 +174,58 @@ pub fn gang_deadline(height: u64, id: &DeploymentId) -> Vec<u8> {
 
 pub fn gang_deadlines_at(height: u64) -> Vec<u8> {
     key(GANG_DEADLINE, &[&height.to_be_bytes()])
+}
+
+pub fn arena_task(id: u64) -> Vec<u8> {
+    key(ARENA_TASK, &[&id.to_be_bytes()])
+}
+
+pub fn arena_stake(task: u64, who: &Address) -> Vec<u8> {
+    key(ARENA_STAKE, &[&task.to_be_bytes(), &who.0])
+}
+
+pub fn arena_stakes_of(task: u64) -> Vec<u8> {
+    key(ARENA_STAKE, &[&task.to_be_bytes()])
+}
+
+pub fn arena_delegation(task: u64, delegate: &Address, delegator: &Address) -> Vec<u8> {
+    key(ARENA_DELEGATION, &[&task.to_be_bytes(), &delegate.0, &delegator.0])
+}
+
+pub fn arena_delegations_to(task: u64, delegate: &Address) -> Vec<u8> {
+    key(ARENA_DELEGATION, &[&task.to_be_bytes(), &delegate.0])
+}
+
+pub fn arena_submission(task: u64, id: u32) -> Vec<u8> {
+    key(ARENA_SUBMISSION, &[&task.to_be_bytes(), &id.to_be_bytes()])
+}
+
+pub fn arena_submissions_of(task: u64) -> Vec<u8> {
+    key(ARENA_SUBMISSION, &[&task.to_be_bytes()])
+}
+
+pub fn arena_next_submission(task: u64) -> Vec<u8> {
+    key(ARENA_NEXT_SUBMISSION, &[&task.to_be_bytes()])
+}
+
+pub fn arena_score(task: u64, submission: u32, validator: &Address) -> Vec<u8> {
+    key(ARENA_SCORE, &[&task.to_be_bytes(), &submission.to_be_bytes(), &validator.0])
+}
+
+pub fn arena_scores_of(task: u64) -> Vec<u8> {
+    key(ARENA_SCORE, &[&task.to_be_bytes()])
+}
+
+pub fn arena_reward(task: u64, who: &Address) -> Vec<u8> {
+    key(ARENA_REWARD, &[&task.to_be_bytes(), &who.0])
+}
+
+pub fn arena_unbonding(height: u64, n: u64) -> Vec<u8> {
+    key(ARENA_UNBONDING, &[&height.to_be_bytes(), &n.to_be_bytes()])
+}
+
+pub fn arena_unbondings_at(height: u64) -> Vec<u8> {
+    key(ARENA_UNBONDING, &[&height.to_be_bytes()])
 }
 
 pub fn open_order(id: &OrderId) -> Vec<u8> {

@@ -2,7 +2,7 @@
 //!
 //! A block goes in; the changes it makes to state, its events and per-transaction results come
 //! out, with the app hash that commits to them. Modules (bank, escrow, deployment, market,
-//! provider and audit) are methods on one execution context over one key-value state.
+//! provider and audit, arena) are methods on one execution context over one key-value state.
 //!
 //! **Invariants:** no I/O, no clock, no randomness: the block header carries height and time.
 //! State is only iterated in key order (`BTreeMap`), never in hash order. Money is integers
@@ -11,6 +11,7 @@
 //! entries indexed under the current height.
 
 mod apply;
+pub mod arena;
 mod bank;
 mod deployment;
 mod error;
@@ -25,7 +26,7 @@ mod state;
 pub mod testkit;
 
 pub use apply::{BlockOutcome, SigCheck, TxCheck, app_hash, apply_block, check_tx, genesis};
-pub use error::LedgerError;
+pub use error::{ArenaError, LedgerError};
 pub use exec::{community_pool, escrow_module};
 pub use invariants::check_invariants;
 pub use provider::validate_host_uri;

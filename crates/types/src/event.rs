@@ -110,6 +110,52 @@ pub enum Event {
         id: DeploymentId,
         leases: Vec<LeaseId>,
     },
+    TaskCreated {
+        task: u64,
+        creator: Address,
+        pool: Coin,
+    },
+    ArenaStaked {
+        task: u64,
+        owner: Address,
+        role: crate::arena::ArenaRole,
+        amount: u128,
+    },
+    ArenaDelegated {
+        task: u64,
+        delegator: Address,
+        delegate: Address,
+        amount: u128,
+    },
+    ModelSubmitted {
+        task: u64,
+        submission: u32,
+        node: Address,
+        validators: Vec<Address>,
+    },
+    ScoreRevealed {
+        task: u64,
+        submission: u32,
+        validator: Address,
+        score: u64,
+    },
+    /// Rewards are computed and claimable; `ranking` is the training nodes, best first.
+    TaskFinalized {
+        task: u64,
+        ranking: Vec<Address>,
+        paid: Coin,
+        remainder: Coin,
+    },
+    ArenaSlashed {
+        task: u64,
+        owner: Address,
+        amount: u128,
+    },
+    RewardsClaimed {
+        task: u64,
+        owner: Address,
+        amount: Coin,
+    },
 }
 
 impl Event {
@@ -137,6 +183,14 @@ impl Event {
             Event::AttributesSigned { .. } => "attributes_signed",
             Event::AttributesDeleted { .. } => "attributes_deleted",
             Event::GangFormed { .. } => "gang_formed",
+            Event::TaskCreated { .. } => "task_created",
+            Event::ArenaStaked { .. } => "arena_staked",
+            Event::ArenaDelegated { .. } => "arena_delegated",
+            Event::ModelSubmitted { .. } => "model_submitted",
+            Event::ScoreRevealed { .. } => "score_revealed",
+            Event::TaskFinalized { .. } => "task_finalized",
+            Event::ArenaSlashed { .. } => "arena_slashed",
+            Event::RewardsClaimed { .. } => "rewards_claimed",
         }
     }
 
@@ -163,6 +217,14 @@ impl Event {
         "attributes_signed",
         "attributes_deleted",
         "gang_formed",
+        "task_created",
+        "arena_staked",
+        "arena_delegated",
+        "model_submitted",
+        "score_revealed",
+        "task_finalized",
+        "arena_slashed",
+        "rewards_claimed",
     ];
 
     /// The deployment owner (tenant) the event concerns, if any.
@@ -183,6 +245,14 @@ impl Event {
             | Event::LeaseClosed { id, .. } => Some(id.owner),
             Event::PaymentSettled { lease, .. } | Event::LeaseWithdrawn { lease, .. } => Some(lease.owner),
             Event::Transfer { .. }
+            | Event::TaskCreated { .. }
+            | Event::ArenaStaked { .. }
+            | Event::ArenaDelegated { .. }
+            | Event::ModelSubmitted { .. }
+            | Event::ScoreRevealed { .. }
+            | Event::TaskFinalized { .. }
+            | Event::ArenaSlashed { .. }
+            | Event::RewardsClaimed { .. }
             | Event::ProviderCreated { .. }
             | Event::ProviderUpdated { .. }
             | Event::AttributesSigned { .. }

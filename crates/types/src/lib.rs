@@ -6,6 +6,7 @@
 
 pub mod address;
 pub mod api;
+pub mod arena;
 pub mod attributes;
 pub mod auth;
 pub mod block;

@@ -48,6 +48,9 @@ pub struct Params {
     /// blocks of its creation closes, refunding its escrow and every bid deposit.
     #[serde(default = "default_gang_timeout_blocks")]
     pub gang_timeout_blocks: u64,
+    /// Arena (training competitions) rules.
+    #[serde(default)]
+    pub arena: crate::arena::ArenaParams,
 }
 
 fn default_gang_timeout_blocks() -> u64 {
@@ -82,6 +85,7 @@ impl Params {
             max_tx_bytes: 1 << 20,
             auditor_aliases: Vec::new(),
             gang_timeout_blocks: default_gang_timeout_blocks(),
+            arena: crate::arena::ArenaParams::default(),
         }
     }
 }

@@ -103,6 +103,61 @@ pub enum Msg {
         provider: Address,
         keys: Vec<String>,
     },
+    /// Arena: a task with its reward pool, escrowed from the creator.
+    CreateTask {
+        spec: crate::arena::TaskSpec,
+    },
+    /// Arena: stake on a task as a training node or a validator (one role per task).
+    ArenaStake {
+        task: u64,
+        role: crate::arena::ArenaRole,
+        amount: u128,
+        commission_bps: u32,
+    },
+    ArenaSetCommission {
+        task: u64,
+        commission_bps: u32,
+    },
+    ArenaDelegate {
+        task: u64,
+        delegate: Address,
+        amount: u128,
+    },
+    /// After the task is finalized: the signer's stake (`delegate` none) or its delegation to
+    /// `delegate` starts unbonding.
+    ArenaUnstake {
+        task: u64,
+        delegate: Option<Address>,
+    },
+    SubmitModel {
+        task: u64,
+        #[serde(with = "hex32")]
+        model_sha256: [u8; 32],
+        location: String,
+        #[serde(with = "hex32")]
+        base_model: [u8; 32],
+    },
+    CommitScore {
+        task: u64,
+        submission: u32,
+        #[serde(with = "hex32")]
+        commit: [u8; 32],
+    },
+    RevealScore {
+        task: u64,
+        submission: u32,
+        /// Micro-bits per byte (lower is better).
+        score: u64,
+        #[serde(with = "hex32")]
+        salt: [u8; 32],
+    },
+    /// Anyone, after the reveal window: computes and credits every reward.
+    FinalizeTask {
+        task: u64,
+    },
+    ClaimRewards {
+        task: u64,
+    },
 }
 
 impl Msg {
@@ -126,6 +181,16 @@ impl Msg {
             Msg::UpdateProvider { .. } => "update_provider",
             Msg::SignProviderAttributes { .. } => "sign_provider_attributes",
             Msg::DeleteProviderAttributes { .. } => "delete_provider_attributes",
+            Msg::CreateTask { .. } => "create_task",
+            Msg::ArenaStake { .. } => "arena_stake",
+            Msg::ArenaSetCommission { .. } => "arena_set_commission",
+            Msg::ArenaDelegate { .. } => "arena_delegate",
+            Msg::ArenaUnstake { .. } => "arena_unstake",
+            Msg::SubmitModel { .. } => "submit_model",
+            Msg::CommitScore { .. } => "commit_score",
+            Msg::RevealScore { .. } => "reveal_score",
+            Msg::FinalizeTask { .. } => "finalize_task",
+            Msg::ClaimRewards { .. } => "claim_rewards",
         }
     }
 }

@@ -642,4 +642,5 @@ fn check_tx_reports_what_the_mempool_needs_and_refuses_what_can_never_apply() {
     assert!(check_tx(&chain.state, &Tx::sign(body(0, 10, "stratus-test"), &payer.key), SigCheck::Verify).is_ok());
 }
 
+mod arena;
 mod gang;
