@@ -90,6 +90,10 @@ pub enum Command {
     Up(UpArgs),
     /// Stop the devnet `up` started in --home (the chain and leases stay; `up` resumes them).
     Down(DownArgs),
+    /// Training competitions (FLock-style) on the ledger: tasks, stakes, submissions, scores
+    /// committed and revealed, rewards anyone can recompute.
+    #[command(subcommand)]
+    Arena(ArenaCommand),
     /// Train language models: prepare data, run a job locally, or run its coordinator and
     /// workers (what the supercloud runs), evaluate checkpoints.
     #[command(subcommand)]
@@ -841,4 +845,122 @@ pub struct TrainEvalArgs {
     /// Score at most this many validation samples.
     #[arg(long, default_value_t = 100_000)]
     pub samples: usize,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ArenaCommand {
+    /// Create a task: its reward pool is escrowed from --from.
+    #[command(name = "task-create")]
+    TaskCreate(ArenaTaskCreate),
+    /// Everything the ledger holds about a task.
+    Show(ArenaTaskRef),
+    /// Stake on a task as a training node or a validator (one role per task).
+    Stake(ArenaStakeArgs),
+    /// Delegate stake to a task's training node or validator.
+    Delegate(ArenaDelegateArgs),
+    /// Submit a model file: its sha256 goes on the ledger; with an s3:// --location the file is
+    /// uploaded there first.
+    Submit(ArenaSubmitArgs),
+    /// Commit a score (micro-bits per byte) for a submission: only its hash with a fresh salt
+    /// goes on the ledger (the salt is kept in the home for `reveal`).
+    Commit(ArenaCommitArgs),
+    /// Reveal a committed score in the reveal window.
+    Reveal(ArenaRevealArgs),
+    /// After the reveal window (anyone): compute and credit every reward.
+    Finalize(ArenaTaskRef),
+    /// Move what --from earned on a finalized task to its account.
+    Claim(ArenaTaskRef),
+    /// The leaderboard and every reward of a finalized task, recomputed from the ledger.
+    Rewards(ArenaTaskRef),
+    /// Recompute every reward of a finalized task from ledger state and events alone and compare:
+    /// {"task":…,"rewards_match":true|false,"differences":[…]}. Exit 1 on a difference.
+    Audit(ArenaTaskRef),
+}
+
+#[derive(Debug, Args)]
+pub struct ArenaTaskRef {
+    pub task: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct ArenaTaskCreate {
+    /// The reward pool, e.g. 1000000uact.
+    #[arg(long)]
+    pub pool: String,
+    /// sha256 (hex) of an allowed base model; repeat for several.
+    #[arg(long = "base-model", required = true)]
+    pub base_models: Vec<String>,
+    /// Where the training data is.
+    #[arg(long)]
+    pub data: String,
+    /// The validation set: its sha256 is committed now (the file stays with the creator and
+    /// validators).
+    #[arg(long)]
+    pub validation_set: PathBuf,
+    #[arg(long, default_value_t = 100)]
+    pub min_stake: u128,
+    #[arg(long, default_value_t = 30)]
+    pub submission_blocks: u64,
+    #[arg(long, default_value_t = 10)]
+    pub commit_blocks: u64,
+    #[arg(long, default_value_t = 10)]
+    pub reveal_blocks: u64,
+    #[arg(long, default_value_t = 3)]
+    pub validators_per_submission: u32,
+    #[arg(long, default_value_t = 1)]
+    pub max_submissions: u32,
+    #[arg(long, default_value_t = 10_000_000)]
+    pub max_params: u64,
+    #[arg(long, default_value_t = 256)]
+    pub context: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct ArenaStakeArgs {
+    pub task: u64,
+    /// `node` (training node) or `validator`.
+    #[arg(long, value_parser = ["node", "validator"])]
+    pub role: String,
+    #[arg(long)]
+    pub amount: u128,
+    /// What it keeps of its delegators' part, basis points.
+    #[arg(long, default_value_t = 0)]
+    pub commission_bps: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct ArenaDelegateArgs {
+    pub task: u64,
+    /// The training node or validator (address or key name).
+    pub delegate: String,
+    #[arg(long)]
+    pub amount: u128,
+}
+
+#[derive(Debug, Args)]
+pub struct ArenaSubmitArgs {
+    pub task: u64,
+    /// The model file (e.g. a checkpoint's parameters).
+    pub model: PathBuf,
+    /// sha256 (hex) of the base model it starts from.
+    #[arg(long)]
+    pub base_model: String,
+    /// Where validators download it [default: the file's path]; s3://… uploads it there.
+    #[arg(long)]
+    pub location: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ArenaCommitArgs {
+    pub task: u64,
+    pub submission: u32,
+    /// Micro-bits per byte (lower is better).
+    #[arg(long)]
+    pub score: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct ArenaRevealArgs {
+    pub task: u64,
+    pub submission: u32,
 }

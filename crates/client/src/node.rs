@@ -175,6 +175,11 @@ impl NodeClient {
         Ok(page.items)
     }
 
+    /// An arena task and everything the ledger holds about it.
+    pub async fn arena_task(&self, id: u64) -> Result<stratus_types::arena::TaskRecord, ClientError> {
+        self.get(&format!("/arena/tasks/{id}"), &[]).await
+    }
+
     pub async fn groups(&self, f: &Filter) -> Result<Page<stratus_types::market::Group>, ClientError> {
         self.get("/groups", &f.query()).await
     }

@@ -192,6 +192,14 @@ pub fn arena_delegation(task: u64, delegate: &Address, delegator: &Address) -> V
     key(ARENA_DELEGATION, &[&task.to_be_bytes(), &delegate.0, &delegator.0])
 }
 
+pub fn arena_delegations_of(task: u64) -> Vec<u8> {
+    key(ARENA_DELEGATION, &[&task.to_be_bytes()])
+}
+
+pub fn arena_rewards_of(task: u64) -> Vec<u8> {
+    key(ARENA_REWARD, &[&task.to_be_bytes()])
+}
+
 pub fn arena_delegations_to(task: u64, delegate: &Address) -> Vec<u8> {
     key(ARENA_DELEGATION, &[&task.to_be_bytes(), &delegate.0])
 }

@@ -103,6 +103,7 @@ pub fn routes() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)> {
         ("get", "/providers", get(providers)),
         ("get", "/providers/{address}", get(provider)),
         ("get", "/audits", get(audits)),
+        ("get", "/arena/tasks/{id}", get(arena_task)),
         ("get", "/events", get(crate::events::stream)),
         ("post", "/faucet", post(faucet)),
         ("get", "/openapi.json", get(openapi)),
@@ -251,6 +252,11 @@ async fn deployment(
     let owner = address("owner", &owner)?;
     let dseq: u64 = dseq.parse().map_err(|_| bad(format!("dseq {dseq:?} is not a number")))?;
     read(&app, move |snap| query::deployment(snap, &DeploymentId { owner, dseq })).await.map(axum::Json)
+}
+
+async fn arena_task(State(app): State<AppState>, Path(id): Path<String>) -> Json<stratus_types::arena::TaskRecord> {
+    let id: u64 = id.parse().map_err(|_| bad(format!("task id {id:?} is not a number")))?;
+    read(&app, move |snap| query::arena_task(snap, id)).await.map(axum::Json)
 }
 
 async fn provider(State(app): State<AppState>, Path(a): Path<String>) -> Json<stratus_types::market::Provider> {

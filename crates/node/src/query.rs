@@ -292,6 +292,11 @@ pub fn deployment(snap: &Snapshot, id: &DeploymentId) -> Result<DeploymentInfo, 
     })
 }
 
+pub fn arena_task(snap: &Snapshot, id: u64) -> Result<stratus_types::arena::TaskRecord, QueryError> {
+    stratus_ledger::arena::read_task_record(snap, id)?
+        .ok_or_else(|| QueryError::NotFound(format!("task {id} does not exist")))
+}
+
 pub fn account(snap: &Snapshot, address: &Address) -> Result<AccountInfo, QueryError> {
     use stratus_ledger::StateRead;
     let prefix = keys::balances_of(address);

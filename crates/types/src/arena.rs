@@ -69,6 +69,7 @@ plain! {
         /// Escrowed from the creator at creation.
         pub pool: Coin,
         /// Smallest own stake of a training node or validator.
+        #[serde(with = "crate::coin::u128_string")]
         pub min_stake: u128,
         pub validators_per_submission: u32,
         pub max_submissions_per_node: u32,
@@ -95,7 +96,9 @@ plain! {
         pub task: u64,
         pub owner: Address,
         pub role: ArenaRole,
+        #[serde(with = "crate::coin::u128_string")]
         pub amount: u128,
+        #[serde(with = "crate::coin::u128_string")]
         pub delegated: u128,
         /// Share of its reward it keeps from its delegators' part, basis points.
         pub commission_bps: u32,
@@ -108,6 +111,7 @@ plain! {
         pub task: u64,
         pub delegator: Address,
         pub delegate: Address,
+        #[serde(with = "crate::coin::u128_string")]
         pub amount: u128,
     }
 }
@@ -149,6 +153,40 @@ plain! {
     }
 }
 
+plain! {
+    /// What is owed to `owner` on a finalized task and not yet claimed.
+    pub struct Unclaimed {
+        pub owner: Address,
+        #[serde(with = "crate::coin::u128_string")]
+        pub amount: u128,
+    }
+}
+
+plain! {
+    /// Everything the ledger holds about one task (`GET /arena/tasks/{id}`): enough to recompute
+    /// every reward.
+    pub struct TaskRecord {
+        pub task: Task,
+        pub stakes: Vec<ArenaStake>,
+        pub delegations: Vec<Delegation>,
+        pub submissions: Vec<Submission>,
+        pub scores: Vec<Score>,
+        pub unclaimed: Vec<Unclaimed>,
+    }
+}
+
+/// `stratus arena audit`'s verdict: every reward of a finalized task recomputed from the ledger's
+/// records, against what the ledger credited (claimed + unclaimed).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditReport {
+    pub task: u64,
+    pub rewards_match: bool,
+    pub differences: Vec<String>,
+    pub recomputed: Vec<Unclaimed>,
+    #[serde(with = "crate::coin::u128_string")]
+    pub remainder: u128,
+}
+
 /// The chain's arena rules (a ledger parameter).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, BorshSerialize, BorshDeserialize)]
 pub struct ArenaParams {
@@ -166,6 +204,7 @@ pub struct ArenaParams {
     /// A participant's commission changes at most once per this many blocks.
     pub commission_change_blocks: u64,
     /// The smallest `min_stake` a task may set.
+    #[serde(with = "crate::coin::u128_string")]
     pub min_stake: u128,
 }
 

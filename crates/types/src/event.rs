@@ -119,12 +119,14 @@ pub enum Event {
         task: u64,
         owner: Address,
         role: crate::arena::ArenaRole,
+        #[serde(with = "crate::coin::u128_string")]
         amount: u128,
     },
     ArenaDelegated {
         task: u64,
         delegator: Address,
         delegate: Address,
+        #[serde(with = "crate::coin::u128_string")]
         amount: u128,
     },
     ModelSubmitted {
@@ -149,6 +151,7 @@ pub enum Event {
     ArenaSlashed {
         task: u64,
         owner: Address,
+        #[serde(with = "crate::coin::u128_string")]
         amount: u128,
     },
     RewardsClaimed {

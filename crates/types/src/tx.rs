@@ -111,6 +111,7 @@ pub enum Msg {
     ArenaStake {
         task: u64,
         role: crate::arena::ArenaRole,
+        #[serde(with = "crate::coin::u128_string")]
         amount: u128,
         commission_bps: u32,
     },
@@ -121,6 +122,7 @@ pub enum Msg {
     ArenaDelegate {
         task: u64,
         delegate: Address,
+        #[serde(with = "crate::coin::u128_string")]
         amount: u128,
     },
     /// After the task is finalized: the signer's stake (`delegate` none) or its delegation to

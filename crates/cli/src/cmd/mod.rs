@@ -1,5 +1,6 @@
 //! Subcommands.
 
+mod arena;
 mod bench;
 mod chart;
 pub mod ctx;
@@ -47,6 +48,7 @@ pub fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Faucet(args) => query::faucet(&ctx, args),
         Command::Query(cmd) => query::query(&ctx, cmd),
         Command::Train(cmd) => train::run(&ctx, cmd),
+        Command::Arena(cmd) => arena::run(&ctx, cmd),
         Command::Workload(cmd) => workload(cmd),
         Command::Up(args) => up::up(&ctx, &args),
         Command::Down(args) => up::down(&ctx, &args),

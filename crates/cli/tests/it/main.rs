@@ -1,5 +1,6 @@
 //! The `stratus` binary, run as users and scripts run it.
 
+mod arena;
 mod container;
 mod crash;
 mod devnet;

@@ -11,9 +11,12 @@
 pub mod rewards;
 
 use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
 use stratus_types::address::Address;
+
 use stratus_types::arena::{
-    ArenaRole, ArenaStake, Delegation, Score, Submission, Task, TaskSpec, TaskState, Unbonding, score_commit,
+    ArenaParams, ArenaRole, ArenaStake, AuditReport, Delegation, Score, Submission, Task, TaskRecord, TaskSpec,
+    TaskState, Unbonding, Unclaimed, score_commit,
 };
 use stratus_types::coin::Coin;
 use stratus_types::event::Event;
@@ -340,72 +343,31 @@ impl Exec<'_> {
         Ok(())
     }
 
+    /// Everything the ledger holds about a task (what the API serves and `audit` reads).
+    pub fn task_record(&mut self, task: &Task) -> Result<TaskRecord> {
+        Ok(TaskRecord {
+            task: task.clone(),
+            stakes: self.st.scan::<ArenaStake>(&keys::arena_stakes_of(task.id))?.into_iter().map(|(_, s)| s).collect(),
+            delegations: self
+                .st
+                .scan::<Delegation>(&keys::arena_delegations_of(task.id))?
+                .into_iter()
+                .map(|(_, d)| d)
+                .collect(),
+            submissions: self
+                .st
+                .scan::<Submission>(&keys::arena_submissions_of(task.id))?
+                .into_iter()
+                .map(|(_, s)| s)
+                .collect(),
+            scores: self.st.scan::<Score>(&keys::arena_scores_of(task.id))?.into_iter().map(|(_, s)| s).collect(),
+            unclaimed: Vec::new(),
+        })
+    }
+
     /// What the task's records say about each participant (the input of the reward formula).
     pub fn tally(&mut self, task: &Task) -> Result<Tally> {
-        let stakes: Vec<ArenaStake> =
-            self.st.scan::<ArenaStake>(&keys::arena_stakes_of(task.id))?.into_iter().map(|(_, s)| s).collect();
-        let submissions: Vec<Submission> =
-            self.st.scan::<Submission>(&keys::arena_submissions_of(task.id))?.into_iter().map(|(_, s)| s).collect();
-        let scores: Vec<Score> =
-            self.st.scan::<Score>(&keys::arena_scores_of(task.id))?.into_iter().map(|(_, s)| s).collect();
-        let mut staker = |s: &ArenaStake| -> Result<rewards::Staker> {
-            let delegations = self
-                .st
-                .scan::<Delegation>(&keys::arena_delegations_to(task.id, &s.owner))?
-                .into_iter()
-                .map(|(_, d)| (d.delegator, d.amount))
-                .collect();
-            Ok(rewards::Staker { address: s.owner, own: s.amount, delegations, commission_bps: s.commission_bps })
-        };
-        let medians: std::collections::BTreeMap<u32, u64> = submissions
-            .iter()
-            .filter_map(|sub| {
-                let mut revealed: Vec<u64> =
-                    scores.iter().filter(|s| s.submission == sub.id).filter_map(|s| s.revealed).collect();
-                median(&mut revealed).map(|m| (sub.id, m))
-            })
-            .collect();
-        let mut nodes = Vec::new();
-        let mut validators = Vec::new();
-        for s in stakes.iter() {
-            match s.role {
-                ArenaRole::TrainingNode => {
-                    let best = submissions
-                        .iter()
-                        .filter(|sub| sub.node == s.owner)
-                        .filter_map(|sub| medians.get(&sub.id))
-                        .min();
-                    nodes.push(rewards::NodeResult { staker: staker(s)?, score: best.copied() });
-                }
-                ArenaRole::Validator => {
-                    let assigned: Vec<&Submission> =
-                        submissions.iter().filter(|sub| sub.validators.contains(&s.owner)).collect();
-                    let mut revealed_all = true;
-                    let mut deviation_sum = 0u128;
-                    let mut counted = 0u128;
-                    for sub in &assigned {
-                        let mine = scores
-                            .iter()
-                            .find(|x| x.submission == sub.id && x.validator == s.owner)
-                            .and_then(|x| x.revealed);
-                        match (mine, medians.get(&sub.id)) {
-                            (Some(score), Some(m)) => {
-                                let diff = u128::from(score.abs_diff(*m));
-                                deviation_sum += diff * 10_000 / u128::from((*m).max(1));
-                                counted += 1;
-                            }
-                            _ => revealed_all = false,
-                        }
-                    }
-                    let deviation_bps =
-                        deviation_sum.checked_div(counted).map_or(0, |d| u64::try_from(d).unwrap_or(u64::MAX));
-                    // A validator with nothing assigned earned nothing.
-                    let revealed_all = revealed_all && !assigned.is_empty();
-                    validators.push(rewards::ValidatorResult { staker: staker(s)?, revealed_all, deviation_bps });
-                }
-            }
-        }
-        Ok(Tally { nodes, validators, medians })
+        Ok(tally(&self.task_record(task)?))
     }
 
     /// Moves what `who` earned on a finalized task to its account.
@@ -471,9 +433,134 @@ impl Exec<'_> {
     }
 }
 
+/// A task's records as committed state holds them (the node's `GET /arena/tasks/{id}`, tests).
+pub fn read_task_record(state: &dyn crate::StateRead, id: u64) -> Result<Option<TaskRecord>> {
+    fn all<T: borsh::BorshDeserialize>(state: &dyn crate::StateRead, prefix: &[u8]) -> Result<Vec<(Vec<u8>, T)>> {
+        state
+            .scan_prefix(prefix)?
+            .into_iter()
+            .map(|(k, v)| borsh::from_slice(&v).map(|t| (k.clone(), t)).map_err(|e| LedgerError::corrupt(&k, &e)))
+            .collect()
+    }
+    let Some(bytes) = state.get(&keys::arena_task(id))? else { return Ok(None) };
+    let task: Task = borsh::from_slice(&bytes).map_err(|e| LedgerError::corrupt(&keys::arena_task(id), &e))?;
+    let reward_prefix = keys::arena_rewards_of(id);
+    let unclaimed = all::<u128>(state, &reward_prefix)?
+        .into_iter()
+        .filter_map(|(k, amount)| {
+            let owner = <[u8; 20]>::try_from(&k[reward_prefix.len()..]).ok().map(Address)?;
+            Some(Unclaimed { owner, amount })
+        })
+        .collect();
+    Ok(Some(TaskRecord {
+        task,
+        stakes: all(state, &keys::arena_stakes_of(id))?.into_iter().map(|(_, s)| s).collect(),
+        delegations: all(state, &keys::arena_delegations_of(id))?.into_iter().map(|(_, d)| d).collect(),
+        submissions: all(state, &keys::arena_submissions_of(id))?.into_iter().map(|(_, s)| s).collect(),
+        scores: all(state, &keys::arena_scores_of(id))?.into_iter().map(|(_, s)| s).collect(),
+        unclaimed,
+    }))
+}
+
+/// The reward formula's input from a task's records: each training node's best median score,
+/// each validator's mean distance from the medians and whether it revealed everything assigned.
+/// Pure: the ledger's finalisation and `stratus arena audit` both call it.
+pub fn tally(r: &TaskRecord) -> Tally {
+    let staker = |s: &ArenaStake| rewards::Staker {
+        address: s.owner,
+        own: s.amount,
+        delegations: r.delegations.iter().filter(|d| d.delegate == s.owner).map(|d| (d.delegator, d.amount)).collect(),
+        commission_bps: s.commission_bps,
+    };
+    let medians: BTreeMap<u32, u64> = r
+        .submissions
+        .iter()
+        .filter_map(|sub| {
+            let mut revealed: Vec<u64> =
+                r.scores.iter().filter(|s| s.submission == sub.id).filter_map(|s| s.revealed).collect();
+            median(&mut revealed).map(|m| (sub.id, m))
+        })
+        .collect();
+    let mut nodes = Vec::new();
+    let mut validators = Vec::new();
+    for s in &r.stakes {
+        match s.role {
+            ArenaRole::TrainingNode => {
+                let best =
+                    r.submissions.iter().filter(|sub| sub.node == s.owner).filter_map(|sub| medians.get(&sub.id)).min();
+                nodes.push(rewards::NodeResult { staker: staker(s), score: best.copied() });
+            }
+            ArenaRole::Validator => {
+                let assigned: Vec<&Submission> =
+                    r.submissions.iter().filter(|sub| sub.validators.contains(&s.owner)).collect();
+                let mut revealed_all = !assigned.is_empty();
+                let (mut deviation_sum, mut counted) = (0u128, 0u128);
+                for sub in &assigned {
+                    let mine = r
+                        .scores
+                        .iter()
+                        .find(|x| x.submission == sub.id && x.validator == s.owner)
+                        .and_then(|x| x.revealed);
+                    match (mine, medians.get(&sub.id)) {
+                        (Some(score), Some(m)) => {
+                            deviation_sum += u128::from(score.abs_diff(*m)) * 10_000 / u128::from((*m).max(1));
+                            counted += 1;
+                        }
+                        _ => revealed_all = false,
+                    }
+                }
+                let deviation_bps =
+                    deviation_sum.checked_div(counted).map_or(0, |d| u64::try_from(d).unwrap_or(u64::MAX));
+                validators.push(rewards::ValidatorResult { staker: staker(s), revealed_all, deviation_bps });
+            }
+        }
+    }
+    Tally { nodes, validators, medians }
+}
+
+/// Recomputes a finalized task's rewards from `record` and compares them with `credited` (each
+/// address's claimed plus unclaimed rewards) and the finalisation's remainder.
+pub fn audit(
+    record: &TaskRecord,
+    params: &ArenaParams,
+    credited: &BTreeMap<Address, u128>,
+    remainder: u128,
+) -> AuditReport {
+    let t = tally(record);
+    let mut differences = Vec::new();
+    let outcome = rewards::compute(record.task.spec.pool.amount, params, &t.nodes, &t.validators);
+    let Some(outcome) = outcome else {
+        return AuditReport {
+            task: record.task.id,
+            rewards_match: false,
+            differences: vec!["the arena parameters are impossible".into()],
+            recomputed: Vec::new(),
+            remainder: 0,
+        };
+    };
+    let addresses: std::collections::BTreeSet<&Address> = outcome.paid.keys().chain(credited.keys()).collect();
+    for a in addresses {
+        let want = outcome.paid.get(a).copied().unwrap_or(0);
+        let got = credited.get(a).copied().unwrap_or(0);
+        if want != got {
+            differences.push(format!("{a}: recomputed {want}, the ledger credited {got}"));
+        }
+    }
+    if outcome.remainder != remainder {
+        differences.push(format!("remainder: recomputed {}, the ledger sent {remainder}", outcome.remainder));
+    }
+    AuditReport {
+        task: record.task.id,
+        rewards_match: differences.is_empty(),
+        differences,
+        recomputed: outcome.paid.into_iter().map(|(owner, amount)| Unclaimed { owner, amount }).collect(),
+        remainder: outcome.remainder,
+    }
+}
+
 /// The reward formula's input, as the ledger's records give it.
 pub struct Tally {
     pub nodes: Vec<rewards::NodeResult>,
     pub validators: Vec<rewards::ValidatorResult>,
-    pub medians: std::collections::BTreeMap<u32, u64>,
+    pub medians: BTreeMap<u32, u64>,
 }

@@ -159,6 +159,18 @@ fn a_round_pays_every_participant_to_the_unit_and_the_liar_nothing() {
     assert_eq!(reward(&a.validators[2].address), 0);
     assert_eq!(a.chain.balance(&community_pool()), pool_before + remainder);
 
+    // The audit recomputes all of it from the records alone; a credit off by one unit is caught.
+    let record = crate::arena::read_task_record(&a.chain.state, 1).expect("readable").expect("task");
+    let credited: std::collections::BTreeMap<Address, u128> =
+        record.unclaimed.iter().map(|u| (u.owner, u.amount)).collect();
+    let report = crate::arena::audit(&record, &params().arena, &credited, remainder);
+    assert!(report.rewards_match, "{:?}", report.differences);
+    let mut wrong = credited.clone();
+    *wrong.get_mut(&a.nodes[0].address).expect("node 0") += 1;
+    let report = crate::arena::audit(&record, &params().arena, &wrong, remainder);
+    assert!(!report.rewards_match);
+    assert_eq!(report.differences.len(), 1, "{:?}", report.differences);
+
     // Claims move the coins; a second claim has nothing to take.
     assert_eq!(run(&mut a.chain, &mut a.nodes[1], Msg::ClaimRewards { task: 1 }), None);
     assert_eq!(a.chain.balance(&a.nodes[1].address), before[1] + 256_667);

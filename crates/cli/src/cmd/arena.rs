@@ -1,0 +1,265 @@
+//! `stratus arena …`: training competitions on the ledger (`stratus_ledger::arena`). Each command
+//! is one transaction, except `show`, `rewards` and `audit`, which read: `audit` recomputes every
+//! reward of a finalized task from the task's records (`GET /arena/tasks/{id}`) and its events
+//! (`task_finalized`, `rewards_claimed`) with the ledger's own pure functions, and compares.
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+
+use anyhow::{Context, anyhow, bail};
+use sha2::{Digest, Sha256};
+use stratus_client::node::StreamItem;
+use stratus_types::address::Address;
+use stratus_types::arena::{ArenaRole, AuditReport, TaskSpec, score_commit};
+use stratus_types::coin::Coin;
+use stratus_types::event::Event;
+use stratus_types::tx::Msg;
+
+use crate::cmd::ctx::{Ctx, Failed, block_on, client_error, table};
+use crate::flags::{ArenaCommand, ArenaTaskCreate};
+
+fn hex32(what: &str, s: &str) -> anyhow::Result<[u8; 32]> {
+    let bytes = hex::decode(s.trim()).map_err(|e| anyhow!("{what} {s:?}: not hex ({e})"))?;
+    <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| anyhow!("{what} {s:?}: not 32 bytes (a sha256)"))
+}
+
+fn sha256_file(path: &std::path::Path) -> anyhow::Result<[u8; 32]> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(Sha256::digest(&bytes).into())
+}
+
+/// Where a validator keeps the salt (and score) of a commit until it reveals.
+fn salt_path(ctx: &Ctx, task: u64, submission: u32, validator: &Address) -> std::path::PathBuf {
+    ctx.home.join("arena").join(format!("{task}-{submission}-{validator}.commit"))
+}
+
+pub fn run(ctx: &Ctx, cmd: ArenaCommand) -> anyhow::Result<ExitCode> {
+    block_on(async {
+        match cmd {
+            ArenaCommand::TaskCreate(a) => task_create(ctx, &a).await,
+            ArenaCommand::Show(t) => {
+                let record = ctx.client().arena_task(t.task).await.map_err(client_error)?;
+                ctx.print(&record, || serde_json::to_string_pretty(&record).unwrap_or_default())?;
+                Ok(ExitCode::SUCCESS)
+            }
+            ArenaCommand::Stake(a) => {
+                let role = if a.role == "node" { ArenaRole::TrainingNode } else { ArenaRole::Validator };
+                let msg = Msg::ArenaStake { task: a.task, role, amount: a.amount, commission_bps: a.commission_bps };
+                let r = ctx.broadcast(vec![msg]).await?;
+                ctx.print_submitted(&r, &format!("staked {} on task {} as a {role}", a.amount, a.task))?;
+                Ok(ExitCode::SUCCESS)
+            }
+            ArenaCommand::Delegate(a) => {
+                let delegate = ctx.address(Some(&a.delegate))?;
+                let r = ctx.broadcast(vec![Msg::ArenaDelegate { task: a.task, delegate, amount: a.amount }]).await?;
+                ctx.print_submitted(&r, &format!("delegated {} to {delegate} on task {}", a.amount, a.task))?;
+                Ok(ExitCode::SUCCESS)
+            }
+            ArenaCommand::Submit(a) => {
+                let model_sha256 = sha256_file(&a.model)?;
+                let base_model = hex32("--base-model", &a.base_model)?;
+                let location = match &a.location {
+                    Some(url) if url.starts_with("s3://") => {
+                        let (dir, name) =
+                            url.rsplit_once('/').ok_or_else(|| anyhow!("--location {url}: no object name"))?;
+                        let bytes = std::fs::read(&a.model)?;
+                        let (dir, name) = (dir.to_string(), name.to_string());
+                        std::thread::spawn(move || {
+                            stratus_train::storage::Storage::open(&dir).and_then(|s| s.put(&name, bytes))
+                        })
+                        .join()
+                        .map_err(|_| anyhow!("the upload panicked"))??;
+                        url.clone()
+                    }
+                    Some(other) => other.clone(),
+                    None => a.model.display().to_string(),
+                };
+                let msg = Msg::SubmitModel { task: a.task, model_sha256, location: location.clone(), base_model };
+                let r = ctx.broadcast(vec![msg]).await?;
+                let (id, validators) = r
+                    .events
+                    .iter()
+                    .find_map(|e| match e {
+                        Event::ModelSubmitted { submission, validators, .. } => Some((*submission, validators.clone())),
+                        _ => None,
+                    })
+                    .unwrap_or_default();
+                ctx.print(
+                    &serde_json::json!({"task": a.task, "submission": id, "model_sha256": hex::encode(model_sha256),
+                                        "location": location, "validators": validators}),
+                    || {
+                        format!(
+                            "submission {id} of task {}: model {} at {location}, scored by {} validator(s)",
+                            a.task,
+                            hex::encode(model_sha256),
+                            validators.len()
+                        )
+                    },
+                )?;
+                Ok(ExitCode::SUCCESS)
+            }
+            ArenaCommand::Commit(a) => {
+                let validator = ctx.signer_address()?;
+                let mut salt = [0u8; 32];
+                rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut salt);
+                let path = salt_path(ctx, a.task, a.submission, &validator);
+                if let Some(dir) = path.parent() {
+                    std::fs::create_dir_all(dir)?;
+                }
+                // Kept before the commit is sent: a commit whose salt is lost can never be revealed.
+                std::fs::write(&path, format!("{} {}", a.score, hex::encode(salt)))?;
+                let commit = score_commit(a.task, a.submission, &validator, a.score, &salt);
+                let r =
+                    ctx.broadcast(vec![Msg::CommitScore { task: a.task, submission: a.submission, commit }]).await?;
+                ctx.print_submitted(
+                    &r,
+                    &format!("score for submission {} of task {} committed", a.submission, a.task),
+                )?;
+                Ok(ExitCode::SUCCESS)
+            }
+            ArenaCommand::Reveal(a) => {
+                let validator = ctx.signer_address()?;
+                let path = salt_path(ctx, a.task, a.submission, &validator);
+                let text = std::fs::read_to_string(&path).with_context(|| {
+                    format!("no commit kept for submission {} of task {} ({})", a.submission, a.task, path.display())
+                })?;
+                let (score, salt) = text.split_once(' ').ok_or_else(|| anyhow!("{} is damaged", path.display()))?;
+                let score: u64 = score.parse().map_err(|_| anyhow!("{} is damaged", path.display()))?;
+                let salt = hex32("salt", salt)?;
+                let r = ctx
+                    .broadcast(vec![Msg::RevealScore { task: a.task, submission: a.submission, score, salt }])
+                    .await?;
+                ctx.print_submitted(
+                    &r,
+                    &format!("score {score} for submission {} of task {} revealed", a.submission, a.task),
+                )?;
+                Ok(ExitCode::SUCCESS)
+            }
+            ArenaCommand::Finalize(t) => {
+                let r = ctx.broadcast(vec![Msg::FinalizeTask { task: t.task }]).await?;
+                ctx.print_submitted(&r, &format!("task {} finalized: rewards are claimable", t.task))?;
+                Ok(ExitCode::SUCCESS)
+            }
+            ArenaCommand::Claim(t) => {
+                let r = ctx.broadcast(vec![Msg::ClaimRewards { task: t.task }]).await?;
+                let amount = r.events.iter().find_map(|e| match e {
+                    Event::RewardsClaimed { amount, .. } => Some(amount.clone()),
+                    _ => None,
+                });
+                let shown = amount.map_or_else(|| "nothing".to_string(), |c| c.to_string());
+                ctx.print_submitted(&r, &format!("claimed {shown} from task {}", t.task))?;
+                Ok(ExitCode::SUCCESS)
+            }
+            ArenaCommand::Rewards(t) => {
+                let report = audit(ctx, t.task).await?;
+                let record = ctx.client().arena_task(t.task).await.map_err(client_error)?;
+                let tally = stratus_ledger::arena::tally(&record);
+                let mut board: Vec<(Address, Option<u64>)> =
+                    tally.nodes.iter().map(|n| (n.staker.address, n.score)).collect();
+                board.sort_by_key(|(a, s)| (s.is_none(), *s, *a));
+                let leaderboard: Vec<serde_json::Value> = board
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (a, s))| serde_json::json!({"rank": i + 1, "node": a, "median_score": s}))
+                    .collect();
+                let value = serde_json::json!({"task": t.task, "leaderboard": leaderboard, "rewards": report.recomputed,
+                                               "remainder": report.remainder});
+                ctx.print(&value, || {
+                    let mut rows: Vec<Vec<String>> = board
+                        .iter()
+                        .enumerate()
+                        .map(|(i, (a, s))| {
+                            vec![
+                                (i + 1).to_string(),
+                                a.to_string(),
+                                s.map_or("-".into(), |s| format!("{:.4}", s as f64 / 1e6)),
+                            ]
+                        })
+                        .collect();
+                    let mut out = table(&["rank", "training node", "bits/byte (median)"], &rows);
+                    rows = report.recomputed.iter().map(|u| vec![u.owner.to_string(), u.amount.to_string()]).collect();
+                    out.push_str("\n\n");
+                    out.push_str(&table(&["address", "reward"], &rows));
+                    out.push_str(&format!("\nremainder to the community pool: {}", report.remainder));
+                    out
+                })?;
+                Ok(ExitCode::SUCCESS)
+            }
+            ArenaCommand::Audit(t) => {
+                let report = audit(ctx, t.task).await?;
+                ctx.print(&report, || {
+                    if report.rewards_match {
+                        format!(
+                            "task {}: every reward matches the ledger's records ({} paid)",
+                            t.task,
+                            report.recomputed.len()
+                        )
+                    } else {
+                        format!("task {}: rewards do NOT match:\n  {}", t.task, report.differences.join("\n  "))
+                    }
+                })?;
+                Ok(if report.rewards_match { ExitCode::SUCCESS } else { ExitCode::from(1) })
+            }
+        }
+    })?
+}
+
+async fn task_create(ctx: &Ctx, a: &ArenaTaskCreate) -> anyhow::Result<ExitCode> {
+    let pool: Coin = a.pool.parse().map_err(|e| anyhow!("--pool: {e}"))?;
+    let base_models = a.base_models.iter().map(|b| hex32("--base-model", b)).collect::<anyhow::Result<Vec<_>>>()?;
+    let spec = TaskSpec {
+        base_models,
+        data_url: a.data.clone(),
+        validation_commitment: sha256_file(&a.validation_set)?,
+        max_params: a.max_params,
+        context: a.context,
+        submission_blocks: a.submission_blocks,
+        commit_blocks: a.commit_blocks,
+        reveal_blocks: a.reveal_blocks,
+        pool,
+        min_stake: a.min_stake,
+        validators_per_submission: a.validators_per_submission,
+        max_submissions_per_node: a.max_submissions,
+    };
+    let r = ctx.broadcast(vec![Msg::CreateTask { spec }]).await?;
+    let id = r.events.iter().find_map(|e| match e {
+        Event::TaskCreated { task, .. } => Some(*task),
+        _ => None,
+    });
+    let id = id.ok_or_else(|| anyhow!("the task was created but its id was not in the events"))?;
+    ctx.print(&serde_json::json!({"task": id, "tx": r}), || {
+        format!("task {id} created at height {}", r.height.unwrap_or_default())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Recomputes a finalized task's rewards from its records and events, and compares.
+async fn audit(ctx: &Ctx, task: u64) -> anyhow::Result<AuditReport> {
+    let client = ctx.client();
+    let record = client.arena_task(task).await.map_err(client_error)?;
+    if record.task.state != stratus_types::arena::TaskState::Finalized {
+        bail!(Failed(format!("task {task} is not finalized yet (from height {})", record.task.reveal_until + 1)));
+    }
+    let params = client.params().await.map_err(client_error)?;
+    // Claimed rewards and the finalisation's remainder are in the events since the task began.
+    let now = client.status().await.map_err(client_error)?.height;
+    let mut credited: BTreeMap<Address, u128> = record.unclaimed.iter().map(|u| (u.owner, u.amount)).collect();
+    let mut remainder = None;
+    let filters = vec![("kinds", "task_finalized,rewards_claimed".to_string())];
+    let mut sub = client.subscribe(record.task.created_at, filters).await.map_err(client_error)?;
+    loop {
+        match sub.next().await.map_err(client_error)? {
+            StreamItem::Event(e) => match e.event {
+                Event::RewardsClaimed { task: t, owner, amount } if t == task => {
+                    *credited.entry(owner).or_default() += amount.amount;
+                }
+                Event::TaskFinalized { task: t, remainder: r, .. } if t == task => remainder = Some(r.amount),
+                _ => {}
+            },
+            StreamItem::Block(mark) if mark.height >= now => break,
+            StreamItem::Block(_) => {}
+        }
+    }
+    let remainder = remainder.ok_or_else(|| anyhow!("task {task}'s finalisation event was not found"))?;
+    Ok(stratus_ledger::arena::audit(&record, &params.arena, &credited, remainder))
+}

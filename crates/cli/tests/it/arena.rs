@@ -1,0 +1,198 @@
+//! `stratus arena` on a devnet, through the CLI as participants use it: a task creator, three
+//! training nodes (one with a bad model), three validators (one lies about the best model), two
+//! delegators. The round runs through its windows; the ranking, the liar's empty reward, the
+//! delegators' shares and the audit are checked, and claims move exactly the credited amounts.
+
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::up::Home;
+
+fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "failed: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn json(out: &Output) -> Value {
+    serde_json::from_str(&ok(out)).expect("json")
+}
+
+fn height(home: &Home) -> u64 {
+    json(&home.run(&["--output", "json", "query", "status"]))["height"].as_u64().expect("height")
+}
+
+fn wait_height(home: &Home, h: u64) {
+    let t = Instant::now();
+    while height(home) < h {
+        assert!(t.elapsed() < Duration::from_secs(120), "height {h} not reached");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// An honest validator's score for a model (micro-bits per byte): the models say it.
+fn honest(model: usize) -> u64 {
+    [1_200_000, 1_100_000, 7_900_000][model]
+}
+
+#[test]
+fn an_arena_round_on_a_devnet_pays_by_rank_and_agreement_and_the_audit_matches() {
+    let home = Home::new();
+    ok(&home.up(&["--detach"]));
+    let names = ["node-0", "node-1", "node-2", "val-0", "val-1", "val-2", "deleg-0", "deleg-1"];
+    for n in names {
+        ok(&home.run(&["keys", "add", n, "--keyring-backend", "test"]));
+        ok(&home.run(&["--from", "tenant", "send", n, "10000000uact"]));
+    }
+    let dir = home.path();
+    std::fs::write(dir.join("validation.txt"), "held-out text the validators score on").unwrap();
+    let base = "ba".repeat(32);
+    let task = json(&home.run(&[
+        "--from",
+        "tenant",
+        "--output",
+        "json",
+        "arena",
+        "task-create",
+        "--pool",
+        "1000000uact",
+        "--base-model",
+        &base,
+        "--data",
+        "s3://arena/data",
+        "--validation-set",
+        dir.join("validation.txt").to_str().unwrap(),
+        "--submission-blocks",
+        "40",
+        "--commit-blocks",
+        "15",
+        "--reveal-blocks",
+        "15",
+    ]));
+    let id = task["task"].as_u64().expect("task id").to_string();
+
+    for (n, amount, commission) in [("node-0", "100", "0"), ("node-1", "100", "1000"), ("node-2", "200", "0")] {
+        ok(&home.run(&[
+            "--from",
+            n,
+            "arena",
+            "stake",
+            &id,
+            "--role",
+            "node",
+            "--amount",
+            amount,
+            "--commission-bps",
+            commission,
+        ]));
+    }
+    for v in ["val-0", "val-1", "val-2"] {
+        ok(&home.run(&["--from", v, "arena", "stake", &id, "--role", "validator", "--amount", "100"]));
+    }
+    // A second role on the same task is refused, with its reason.
+    let twice = home.run(&["--from", "node-0", "arena", "stake", &id, "--role", "validator", "--amount", "100"]);
+    assert!(String::from_utf8_lossy(&twice.stderr).contains("one role per task"));
+    ok(&home.run(&["--from", "deleg-0", "arena", "delegate", &id, "node-1", "--amount", "100"]));
+    ok(&home.run(&["--from", "deleg-1", "arena", "delegate", &id, "val-0", "--amount", "100"]));
+
+    let mut submissions = Vec::new();
+    for (i, n) in ["node-0", "node-1", "node-2"].iter().enumerate() {
+        let model = dir.join(format!("model-{i}.bin"));
+        std::fs::write(&model, format!("the weights of model {i}")).unwrap();
+        let s = json(&home.run(&[
+            "--from",
+            n,
+            "--output",
+            "json",
+            "arena",
+            "submit",
+            &id,
+            model.to_str().unwrap(),
+            "--base-model",
+            &base,
+        ]));
+        assert_eq!(s["validators"].as_array().expect("assigned").len(), 3, "{s}");
+        submissions.push(s["submission"].as_u64().expect("id").to_string());
+    }
+
+    let record = json(&home.run(&["--output", "json", "arena", "show", &id]));
+    let submit_until = record["task"]["submit_until"].as_u64().unwrap();
+    let commit_until = record["task"]["commit_until"].as_u64().unwrap();
+    let reveal_until = record["task"]["reveal_until"].as_u64().unwrap();
+    wait_height(&home, submit_until + 1);
+    // Validators commit in parallel (each its own signer); val-2 lies about the best model.
+    std::thread::scope(|s| {
+        for v in ["val-0", "val-1", "val-2"] {
+            let (home, id, submissions) = (&home, &id, &submissions);
+            s.spawn(move || {
+                for (m, sub) in submissions.iter().enumerate() {
+                    let score = if v == "val-2" && m == 1 { 9_000_000 } else { honest(m) };
+                    ok(&home.run(&["--from", v, "arena", "commit", id, sub, "--score", &score.to_string()]));
+                }
+            });
+        }
+    });
+    wait_height(&home, commit_until + 1);
+    std::thread::scope(|s| {
+        for v in ["val-0", "val-1", "val-2"] {
+            let (home, id, submissions) = (&home, &id, &submissions);
+            s.spawn(move || {
+                for sub in submissions {
+                    ok(&home.run(&["--from", v, "arena", "reveal", id, sub]));
+                }
+            });
+        }
+    });
+    wait_height(&home, reveal_until + 1);
+    ok(&home.run(&["--from", "deleg-0", "arena", "finalize", &id]));
+
+    let rewards = json(&home.run(&["--output", "json", "arena", "rewards", &id]));
+    let address = |name: &str| {
+        json(&home.run(&["--output", "json", "keys", "show", name]))["address"].as_str().unwrap().to_string()
+    };
+    let board: Vec<String> =
+        rewards["leaderboard"].as_array().unwrap().iter().map(|r| r["node"].as_str().unwrap().to_string()).collect();
+    assert_eq!(board, vec![address("node-1"), address("node-0"), address("node-2")], "{rewards}");
+    let reward = |name: &str| {
+        let a = address(name);
+        rewards["rewards"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["owner"] == a.as_str())
+            .map_or(0, |r| r["amount"].as_str().and_then(|a| a.parse::<u64>().ok()).unwrap_or(0))
+    };
+    // The worked example of docs/arena.md: 700_000 to nodes by rank and stake, 300_000 to the
+    // validators that agree with the medians.
+    assert_eq!(reward("node-1"), 256_667);
+    assert_eq!(reward("deleg-0"), 209_999);
+    assert_eq!(reward("node-0"), 116_666);
+    assert_eq!(reward("node-2"), 116_666);
+    assert_eq!(reward("val-2"), 0, "the liar earns nothing");
+    assert!(reward("val-0") > 0 && reward("val-1") > 0 && reward("deleg-1") > 0);
+    assert!(reward("val-0") + reward("deleg-1") > reward("val-1"), "val-0 agreed exactly and holds more stake");
+
+    let audit = json(&home.run(&["--output", "json", "arena", "audit", &id]));
+    assert_eq!(audit["rewards_match"], true, "{audit}");
+    assert_eq!(audit["differences"].as_array().map(Vec::len), Some(0));
+
+    // A claim moves exactly the credited reward; the audit still matches afterwards (claims are
+    // events it reads).
+    let balance = |name: &str| {
+        let acc = json(&home.run(&["--output", "json", "query", "account", name]));
+        acc["balances"].as_array().unwrap().iter().find(|c| c["denom"] == "uact").map_or(0, |c| {
+            c["amount"].as_str().and_then(|s| s.parse().ok()).or_else(|| c["amount"].as_u64()).unwrap_or(0)
+        })
+    };
+    let before = balance("node-1");
+    ok(&home.run(&["--from", "node-1", "arena", "claim", &id]));
+    assert_eq!(balance("node-1"), before + 256_667);
+    let audit = json(&home.run(&["--output", "json", "arena", "audit", &id]));
+    assert_eq!(audit["rewards_match"], true, "{audit}");
+}
