@@ -202,15 +202,10 @@ mod tests {
         }
     }
 
-    const P: RewardParams = RewardParams {
-        node_share_bps: 7_000,
-        q_bps: 5_000,
-        max_deviation_bps: 2_000,
-        slash_bps: 1_000,
-        unbonding_blocks: 100,
-        commission_change_blocks: 10_000,
-        min_stake: 1,
-    };
+    /// The chain's defaults: 70% to nodes, q = 0.5, validators within 20% of the median.
+    fn p() -> RewardParams {
+        RewardParams::default()
+    }
 
     #[test]
     fn mul_div_is_exact_past_128_bits() {
@@ -236,7 +231,7 @@ mod tests {
             ValidatorResult { staker: staker(6, 100, vec![], 0), revealed_all: true, deviation_bps: 5_000 },
             ValidatorResult { staker: staker(7, 100, vec![], 0), revealed_all: false, deviation_bps: 0 },
         ];
-        let out = compute(1_000_000, &P, &nodes, &validators).unwrap();
+        let out = compute(1_000_000, &p(), &nodes, &validators).unwrap();
         assert_eq!(out.ranking, vec![(addr(2), 0), (addr(1), 1), (addr(3), 2)]);
         // Weights: node 2: 1 × 200/600, node 1: 0.5 × 100/600, node 3: 0.25 × 200/600 → 4 : 1 : 1.
         // Node 2's 466_666 splits: delegators 466_666 × 100/200 × 0.9 = 209_999; node 2 keeps 256_667.
@@ -273,7 +268,7 @@ mod tests {
                 .map(|(i, (mut s, score))| { s.address = addr(i as u8 + 1); NodeResult { staker: s, score } }).collect();
             let validators: Vec<ValidatorResult> = v.into_iter().enumerate()
                 .map(|(i, (mut s, r, d))| { s.address = addr(i as u8 + 50); ValidatorResult { staker: s, revealed_all: r, deviation_bps: d } }).collect();
-            let p = RewardParams { node_share_bps, q_bps, ..P };
+            let p = RewardParams { node_share_bps, q_bps, ..p() };
             let out = compute(pool, &p, &nodes, &validators).expect("computes");
             prop_assert_eq!(out.total_paid() + out.remainder, pool);
         }
@@ -288,7 +283,7 @@ mod tests {
                 NodeResult { staker: staker(3, stake + extra, vec![], 0), score: Some(30) },
                 NodeResult { staker: staker(4, stake, vec![], 0), score: Some(30) },
             ];
-            let out = compute(pool, &P, &nodes, &[]).expect("computes");
+            let out = compute(pool, &p(), &nodes, &[]).expect("computes");
             let got = |i: u8| out.paid.get(&addr(i)).copied().unwrap_or(0);
             prop_assert!(got(1) >= got(2));
             // 3 and 4 share a score; 3 ranks first (address order) and has more stake.

@@ -329,9 +329,41 @@ pub fn init(spec_path: &Path) -> anyhow::Result<i32> {
     if nix::unistd::Uid::effective().is_root() {
         drop_privileges(spec.run_as.unwrap_or(crate::runtime::sandbox::NOBODY))?;
     }
-    if spec.host_network {
-        return run_with_inherited_sockets(&spec);
+    // A host-network replica inherits its listening sockets (fd 3, … and `LISTEN_FDS`) and
+    // accepts on them itself; it has no relays and no peers (its loopback is the host's).
+    if !spec.host_network {
+        relay_ports_and_peers(&spec)?;
     }
+    let Some((program, args)) = spec.command.split_first() else {
+        eprintln!("stratus: the service has no command to run");
+        return Ok(126);
+    };
+    let mut child = match Command::new(program).args(args).spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("stratus: cannot run {program}: {e}");
+            return Ok(127);
+        }
+    };
+    if spec.host_network {
+        // Serving once it runs: connecting to its ports here would reach the host's, not its own.
+        eprintln!("{} ready", spec.ready_nonce);
+    } else if !spec.ports.is_empty() {
+        let (ports, nonce) = (spec.ports.clone(), spec.ready_nonce.clone());
+        thread::spawn(move || {
+            while !ports.iter().all(|p| TcpStream::connect(("127.0.0.1", *p)).is_ok()) {
+                thread::sleep(Duration::from_millis(100));
+            }
+            eprintln!("{nonce} ready");
+        });
+    }
+    let status = child.wait()?;
+    Ok(status.code().unwrap_or(128))
+}
+
+/// Relays each passed listening socket to the workload's TCP port on its own loopback, and binds
+/// the group's peers' addresses inside the sandbox.
+fn relay_ports_and_peers(spec: &InitSpec) -> anyhow::Result<()> {
     // The listening sockets the supervisor owns (fd 3, …); `LISTEN_FDS` leaves the environment.
     let mut passed = listenfd::ListenFd::from_env();
     for (i, &port) in spec.ports.iter().enumerate() {
@@ -367,48 +399,7 @@ pub fn init(spec_path: &Path) -> anyhow::Result<i32> {
             });
         }
     }
-    let Some((program, args)) = spec.command.split_first() else {
-        eprintln!("stratus: the service has no command to run");
-        return Ok(126);
-    };
-    let mut child = match Command::new(program).args(args).spawn() {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("stratus: cannot run {program}: {e}");
-            return Ok(127);
-        }
-    };
-    if !spec.ports.is_empty() {
-        let (ports, nonce) = (spec.ports.clone(), spec.ready_nonce.clone());
-        thread::spawn(move || {
-            while !ports.iter().all(|p| TcpStream::connect(("127.0.0.1", *p)).is_ok()) {
-                thread::sleep(Duration::from_millis(100));
-            }
-            eprintln!("{nonce} ready");
-        });
-    }
-    let status = child.wait()?;
-    Ok(status.code().unwrap_or(128))
-}
-
-/// A host-network replica: the command inherits the listening sockets (fd 3, … and
-/// `LISTEN_FDS`) and accepts on them itself; no peers (its loopback is the host's). It counts as
-/// serving once it runs: connecting to its ports here would reach the host's, not its own.
-fn run_with_inherited_sockets(spec: &InitSpec) -> anyhow::Result<i32> {
-    let Some((program, args)) = spec.command.split_first() else {
-        eprintln!("stratus: the service has no command to run");
-        return Ok(126);
-    };
-    let mut child = match Command::new(program).args(args).spawn() {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("stratus: cannot run {program}: {e}");
-            return Ok(127);
-        }
-    };
-    eprintln!("{} ready", spec.ready_nonce);
-    let status = child.wait()?;
-    Ok(status.code().unwrap_or(128))
+    Ok(())
 }
 
 /// `hashicorp/http-echo`'s flags: `-listen=:5678`, `-text=...`, `-status-code=200`.
