@@ -220,9 +220,11 @@ const PORTS_PER_PROVIDER: u16 = 100;
 /// Ports per devnet (room for the most providers).
 const PORT_BLOCK: u16 = PORTS_PER_PROVIDER * MAX_PROVIDERS as u16;
 
-/// The first port of this devnet's block: one of the 800-port blocks from 20000 to 60000, the
-/// first one free (its providers' first ports bind) counting from a hash of the home's path, so
-/// each home has its own and two devnets made side by side get different ones.
+/// The first port of this devnet's block: one of the 800-port blocks from 20000 to 60000, counting
+/// from a hash of the home's path, blocks below the kernel's ephemeral range (where outgoing
+/// connections take their ports) first. A block is taken when its providers' first ports bind
+/// and this home can claim it (see [`claim_block`]): a new devnet's ports bind until its workloads
+/// start, so binding alone let two devnets made at the same moment share a block.
 fn port_block(home: &Path) -> anyhow::Result<u16> {
     use sha2::{Digest, Sha256};
     const FIRST: u16 = 20000;
@@ -230,14 +232,52 @@ fn port_block(home: &Path) -> anyhow::Result<u16> {
     let key = fs::canonicalize(home).unwrap_or_else(|_| home.to_path_buf());
     let h = Sha256::digest(key.display().to_string().as_bytes());
     let start = u16::from_be_bytes([h[0], h[1]]) % BLOCKS;
+    let ephemeral_from = fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u32>().ok())
+        .unwrap_or(32768);
     let free = |base: u16| {
         (0..MAX_PROVIDERS as u16).all(|p| {
             (0..10).all(|k| std::net::TcpListener::bind(("127.0.0.1", base + p * PORTS_PER_PROVIDER + k)).is_ok())
         })
     };
-    (0..BLOCKS).map(|k| FIRST + ((start + k) % BLOCKS) * PORT_BLOCK).find(|base| free(*base)).ok_or_else(|| {
+    let mut bases: Vec<u16> = (0..BLOCKS).map(|k| FIRST + ((start + k) % BLOCKS) * PORT_BLOCK).collect();
+    bases.sort_by_key(|b| u32::from(*b) + u32::from(PORT_BLOCK) > ephemeral_from);
+    bases.into_iter().find(|base| free(*base) && claim_block(*base, &key)).ok_or_else(|| {
         anyhow!("no free block of {PORT_BLOCK} ports between {FIRST} and 60000 for the devnet's workloads")
     })
+}
+
+/// Claims a port block for `home`: a file named after the block in the machine's temporary
+/// directory holding the home's path, made by hard-linking a filled-in file (atomic, and failing
+/// when the claim exists). A claim whose home no longer exists is stale and taken over; a registry
+/// that cannot be written (a read-only /tmp) does not stop the devnet, which then relies on the
+/// bind check alone.
+fn claim_block(base: u16, home: &Path) -> bool {
+    let dir = std::env::temp_dir().join("stratus-devnet-ports");
+    let draft = dir.join(format!(".{base}.{}", std::process::id()));
+    if fs::create_dir_all(&dir).is_err() || fs::write(&draft, home.display().to_string()).is_err() {
+        return true;
+    }
+    let path = dir.join(base.to_string());
+    let mut claimed = false;
+    for _ in 0..2 {
+        if fs::hard_link(&draft, &path).is_ok() {
+            claimed = true;
+            break;
+        }
+        let holder = fs::read_to_string(&path).unwrap_or_default();
+        if Path::new(&holder) == home {
+            claimed = true;
+            break;
+        }
+        if Path::new(&holder).exists() {
+            break;
+        }
+        let _ = fs::remove_file(&path);
+    }
+    let _ = fs::remove_file(&draft);
+    claimed
 }
 
 /// How a devnet's providers run workloads.
@@ -680,4 +720,25 @@ pub fn stop_podman(home: &Path) -> bool {
     }
     let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGTERM);
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::claim_block;
+
+    #[test]
+    fn a_port_block_has_one_live_claimant_and_a_gone_home_loses_its_claim() {
+        // Block numbers real devnets never use (theirs are multiples of 800 from 20000).
+        let base = 1 + (std::process::id() % 1000) as u16;
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        assert!(claim_block(base, a.path()), "a free block is claimed");
+        assert!(claim_block(base, a.path()), "its claimant may claim it again (a re-init)");
+        assert!(!claim_block(base, b.path()), "another live home may not");
+        let gone = a.path().to_path_buf();
+        drop(a);
+        assert!(!gone.exists());
+        assert!(claim_block(base, b.path()), "a claim whose home is gone is taken over");
+        assert!(!claim_block(base, &gone), "and now belongs to the new home");
+        let _ = std::fs::remove_file(std::env::temp_dir().join("stratus-devnet-ports").join(base.to_string()));
+    }
 }
