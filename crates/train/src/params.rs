@@ -82,19 +82,26 @@ impl Params {
         Ok(self.names.iter().cloned().zip(self.split(flat)?).collect())
     }
 
-    /// Replaces candle's (unseeded) initial values with seeded ones of the same scale: a normal
-    /// draw with each tensor's own standard deviation, around its own mean, so layer norms stay
-    /// at one and biases at zero.
+    /// Replaces candle's (unseeded) initial values with ones drawn from `seed` alone, so every
+    /// process of a job starts from exactly the same parameters without sending them: constant
+    /// tensors (layer norms' ones and zeros) stay; other vectors (biases) start at zero; matrices
+    /// get a normal draw with standard deviation 1/√(fan-in), their last dimension. (Scaling by
+    /// each tensor's own spread, as before, made the draw depend on candle's unseeded values.)
     pub fn seed(&self, seed: u64) -> Result<()> {
         let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
         for v in &self.vars {
             let values = v.as_tensor().flatten_all()?.to_vec1::<f32>()?;
-            let n = values.len().max(1) as f64;
-            let mean = values.iter().map(|x| f64::from(*x)).sum::<f64>() / n;
-            let std = (values.iter().map(|x| (f64::from(*x) - mean).powi(2)).sum::<f64>() / n).sqrt();
-            let fresh: Vec<f32> = match Normal::new(mean, std) {
-                Ok(normal) if std > 0.0 => (0..values.len()).map(|_| normal.sample(&mut rng) as f32).collect(),
-                _ => values.clone(),
+            if values.windows(2).all(|w| w[0] == w[1]) {
+                continue;
+            }
+            let dims = v.dims();
+            let fresh: Vec<f32> = match dims.last() {
+                Some(&fan_in) if dims.len() >= 2 => {
+                    let normal = Normal::new(0.0, 1.0 / (fan_in.max(1) as f64).sqrt())
+                        .map_err(|e| candle_core::Error::Msg(format!("initialisation: {e}")))?;
+                    (0..values.len()).map(|_| normal.sample(&mut rng) as f32).collect()
+                }
+                _ => vec![0.0; values.len()],
             };
             v.set(&Tensor::from_vec(fresh, v.shape(), v.device())?)?;
         }
@@ -113,5 +120,32 @@ impl Params {
             at += n;
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use candle_core::{DType, Device};
+    use candle_nn::VarBuilder;
+
+    use super::*;
+    use crate::model::{Lm, ModelConfig};
+
+    fn seeded(seed: u64) -> Vec<f32> {
+        let vars = VarMap::new();
+        let config = ModelConfig { vocab: 256, layers: 2, width: 32, heads: 4, context: 16 };
+        let _lm = Lm::new(config, VarBuilder::from_varmap(&vars, DType::F32, &Device::Cpu)).expect("model");
+        let params = Params::of(&vars);
+        params.seed(seed).expect("seed");
+        params.flatten().expect("flatten")
+    }
+
+    #[test]
+    fn two_models_seeded_alike_hold_the_same_parameters_and_other_seeds_differ() {
+        // Each model gets its own unseeded candle initialisation first: the seed must erase it.
+        let (a, b) = (seeded(3), seeded(3));
+        assert!(a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()), "same seed, same bits");
+        assert_ne!(a, seeded(4));
+        assert!(a.iter().all(|x| x.is_finite()));
     }
 }
