@@ -70,21 +70,48 @@ impl Engine {
         Ok(t.elapsed())
     }
 
-    /// Mean next-token loss (nats) over `batch`, in chunks so memory stays small.
-    pub fn eval(&self, batch: &Tensor) -> anyhow::Result<f64> {
-        let n = batch.dim(0)?;
-        let (mut sum, mut count) = (0f64, 0usize);
-        let chunk = 64;
-        let mut at = 0;
-        while at < n {
-            let k = chunk.min(n - at);
-            let loss = self.lm.loss(&batch.narrow(0, at, k)?)?.to_scalar::<f32>()?;
-            sum += f64::from(loss) * k as f64;
-            count += k;
-            at += k;
+    /// `steps` training steps on batches of windows of `context + 1` bytes drawn from `text` at
+    /// seeded random offsets: fine-tuning on a plain text (what an arena training node does).
+    pub fn train_on_text(&mut self, text: &[u8], batch: usize, steps: u64, seed: u64) -> anyhow::Result<Option<f32>> {
+        use rand::{Rng, SeedableRng};
+        let span = self.lm.config().context + 1;
+        if steps > 0 && text.len() <= span {
+            anyhow::bail!("{} bytes of text: fewer than one window of context + 1 = {span}", text.len());
         }
-        Ok(if count == 0 { f64::NAN } else { sum / count as f64 })
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let mut last = None;
+        for _ in 0..steps {
+            let mut ids = Vec::with_capacity(batch * span);
+            for _ in 0..batch {
+                let at = rng.random_range(0..text.len() - span);
+                ids.extend(text[at..at + span].iter().map(|b| u32::from(*b)));
+            }
+            let t = Tensor::from_vec(ids, (batch, span), &self.device)?;
+            last = Some(self.train_step(&t)?.loss);
+        }
+        Ok(last)
     }
+
+    /// Mean next-token loss (nats) over `batch`.
+    pub fn eval(&self, batch: &Tensor) -> anyhow::Result<f64> {
+        Ok(mean_loss(&self.lm, batch)?)
+    }
+}
+
+/// Mean next-token loss (nats) of `lm` over `batch`, in chunks so memory stays small.
+pub fn mean_loss(lm: &Lm, batch: &Tensor) -> candle_core::Result<f64> {
+    let n = batch.dim(0)?;
+    let (mut sum, mut count) = (0f64, 0usize);
+    let chunk = 64;
+    let mut at = 0;
+    while at < n {
+        let k = chunk.min(n - at);
+        let loss = lm.loss(&batch.narrow(0, at, k)?)?.to_scalar::<f32>()?;
+        sum += f64::from(loss) * k as f64;
+        count += k;
+        at += k;
+    }
+    Ok(if count == 0 { f64::NAN } else { sum / count as f64 })
 }
 
 /// CUDA when built with the `cuda` feature and a GPU is there; the CPU otherwise.

@@ -4,7 +4,7 @@
 //! - Pure: [`model`], [`inner`] (AdamW + clipping), [`schedule`], [`outer`] (DiLoCo's
 //!   pseudo-gradients, int8 compression, outer Nesterov), [`data::plan`] (who trains which
 //!   samples), [`data::shards`] (webdataset tars), [`membership`] (quorum and deadline),
-//!   [`job`] (the job file).
+//!   [`job`] (the job file), [`model_file`] (a model as one safetensors file, and its score).
 //! - Effects: [`storage`] (S3 or a directory), [`data::loader`], [`checkpoint`], [`wire`] (TCP
 //!   frames, simulated links), [`coordinator`], [`worker`], [`metrics`] (JSON lines, Prometheus).
 
@@ -17,6 +17,7 @@ pub mod job;
 pub mod membership;
 pub mod metrics;
 pub mod model;
+pub mod model_file;
 pub mod outer;
 pub mod params;
 pub mod schedule;
