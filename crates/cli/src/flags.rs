@@ -719,6 +719,9 @@ pub enum TrainCommand {
     Worker(TrainWorkerArgs),
     /// Validation loss and bits per byte of a checkpoint.
     Eval(TrainEvalArgs),
+    /// Write a model file (safetensors with its architecture; what `arena submit` takes): the
+    /// newest checkpoint under a URL, or a job file's seeded initial model (a task's base model).
+    Export(TrainExportArgs),
     /// Draw loss curves (SVG) from coordinators' metrics.jsonl files.
     Chart(TrainChartArgs),
 }
@@ -835,6 +838,16 @@ pub struct TrainWorkerArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct TrainExportArgs {
+    /// A job's checkpoint URL or one checkpoint's directory; or a job file (`….toml`) for its
+    /// untrained model.
+    pub source: String,
+    /// The model file to write.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
 pub struct TrainEvalArgs {
     /// A job's checkpoint URL (the newest complete checkpoint under it) or one checkpoint's
     /// directory (`…/ckpt/0000000008`).
@@ -849,10 +862,13 @@ pub struct TrainEvalArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum ArenaCommand {
-    /// Create a task: its reward pool is escrowed from --from.
-    #[command(name = "task-create")]
+    /// `task create` (the reward pool is escrowed from --from) and `task show`.
+    #[command(subcommand)]
+    Task(ArenaTaskCommand),
+    /// The same as `task create`.
+    #[command(name = "task-create", hide = true)]
     TaskCreate(ArenaTaskCreate),
-    /// Everything the ledger holds about a task.
+    /// Everything the ledger holds about a task (the same as `task show`).
     Show(ArenaTaskRef),
     /// Stake on a task as a training node or a validator (one role per task).
     Stake(ArenaStakeArgs),
@@ -866,6 +882,14 @@ pub enum ArenaCommand {
     Commit(ArenaCommitArgs),
     /// Reveal a committed score in the reveal window.
     Reveal(ArenaRevealArgs),
+    /// Run as a task's validator until its reveal window ends: for each submission assigned to
+    /// --from, download the model, verify its sha256 and the task's rules, score bits per byte on
+    /// the validation set, commit in the commit window and reveal in the reveal window.
+    Validate(ArenaValidateArgs),
+    /// A whole round on a devnet for a newcomer: three training nodes train real models (one
+    /// submits an untrained one), three validators score them (one lies), two delegators; prints
+    /// the leaderboard and every reward, and the audit.
+    Demo(ArenaDemoArgs),
     /// After the reveal window (anyone): compute and credit every reward.
     Finalize(ArenaTaskRef),
     /// Move what --from earned on a finalized task to its account.
@@ -875,6 +899,36 @@ pub enum ArenaCommand {
     /// Recompute every reward of a finalized task from ledger state and events alone and compare:
     /// {"task":…,"rewards_match":true|false,"differences":[…]}. Exit 1 on a difference.
     Audit(ArenaTaskRef),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ArenaTaskCommand {
+    /// Create a task: its reward pool is escrowed from --from.
+    Create(ArenaTaskCreate),
+    /// Everything the ledger holds about a task.
+    Show(ArenaTaskRef),
+}
+
+#[derive(Debug, Args)]
+pub struct ArenaValidateArgs {
+    #[arg(long)]
+    pub task: u64,
+    /// The validation set (a file, or s3://…): its sha256 must be the task's commitment.
+    #[arg(long)]
+    pub validation_set: String,
+    /// Score at most this many windows of context + 1 bytes.
+    #[arg(long, default_value_t = 4096)]
+    pub max_windows: usize,
+    /// How often to look at the ledger, in milliseconds.
+    #[arg(long, default_value_t = 1000)]
+    pub poll_ms: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct ArenaDemoArgs {
+    /// Inner steps the best training node trains (the second trains a quarter of them).
+    #[arg(long, default_value_t = 96)]
+    pub steps: u64,
 }
 
 #[derive(Debug, Args)]
@@ -893,10 +947,10 @@ pub struct ArenaTaskCreate {
     /// Where the training data is.
     #[arg(long)]
     pub data: String,
-    /// The validation set: its sha256 is committed now (the file stays with the creator and
-    /// validators).
+    /// The validation set (a file, or s3://…): its sha256 is committed now (the set stays with
+    /// the creator and validators).
     #[arg(long)]
-    pub validation_set: PathBuf,
+    pub validation_set: String,
     #[arg(long, default_value_t = 100)]
     pub min_stake: u128,
     #[arg(long, default_value_t = 30)]
@@ -940,7 +994,7 @@ pub struct ArenaDelegateArgs {
 #[derive(Debug, Args)]
 pub struct ArenaSubmitArgs {
     pub task: u64,
-    /// The model file (e.g. a checkpoint's parameters).
+    /// The model file (`stratus train export` writes one from a checkpoint).
     pub model: PathBuf,
     /// sha256 (hex) of the base model it starts from.
     #[arg(long)]

@@ -141,6 +141,11 @@ plain! {
     }
 }
 
+/// The score a validator gives a submission it cannot use — not downloadable, not matching its
+/// sha256, not a model file, or breaking the task's rules — in micro-bits per byte: a million bits
+/// per byte, worse than any real model, so it ranks last without a special case in the tally.
+pub const UNUSABLE_MODEL_SCORE: u64 = 1_000_000_000_000;
+
 plain! {
     pub struct Score {
         pub task: u64,

@@ -16,7 +16,7 @@ use stratus_types::event::Event;
 use stratus_types::tx::Msg;
 
 use crate::cmd::ctx::{Ctx, Failed, block_on, client_error, table};
-use crate::flags::{ArenaCommand, ArenaTaskCreate};
+use crate::flags::{ArenaCommand, ArenaTaskCommand, ArenaTaskCreate};
 
 fn hex32(what: &str, s: &str) -> anyhow::Result<[u8; 32]> {
     let bytes = hex::decode(s.trim()).map_err(|e| anyhow!("{what} {s:?}: not hex ({e})"))?;
@@ -28,16 +28,80 @@ fn sha256_file(path: &std::path::Path) -> anyhow::Result<[u8; 32]> {
     Ok(Sha256::digest(&bytes).into())
 }
 
+/// The bytes at a location: an `s3://bucket/key` object (endpoint and keys from AWS_*) or a file.
+pub fn read_location(location: &str) -> anyhow::Result<Vec<u8>> {
+    if !location.starts_with("s3://") {
+        return std::fs::read(location).with_context(|| format!("cannot read {location}"));
+    }
+    let (dir, name) = location.rsplit_once('/').ok_or_else(|| anyhow!("{location}: no object name"))?;
+    let (dir, name) = (dir.to_string(), name.to_string());
+    // The storage client runs its own runtime: off this one's threads.
+    let got = std::thread::spawn(move || stratus_train::storage::Storage::open(&dir).and_then(|s| s.get(&name)))
+        .join()
+        .map_err(|_| anyhow!("the download panicked"))?;
+    Ok(got.with_context(|| format!("cannot download {location}"))?.to_vec())
+}
+
+/// Uploads `bytes` to an `s3://bucket/key` location.
+pub fn write_location(location: &str, bytes: Vec<u8>) -> anyhow::Result<()> {
+    let (dir, name) = location.rsplit_once('/').ok_or_else(|| anyhow!("{location}: no object name"))?;
+    let (dir, name) = (dir.to_string(), name.to_string());
+    std::thread::spawn(move || stratus_train::storage::Storage::open(&dir).and_then(|s| s.put(&name, bytes)))
+        .join()
+        .map_err(|_| anyhow!("the upload panicked"))??;
+    Ok(())
+}
+
+/// Commits `score` for a submission as the signer: a fresh salt, kept in the home before the
+/// commit is sent (a commit whose salt is lost can never be revealed).
+pub async fn commit_score(
+    ctx: &Ctx,
+    task: u64,
+    submission: u32,
+    score: u64,
+) -> anyhow::Result<stratus_types::api::Submitted> {
+    let validator = ctx.signer_address()?;
+    let mut salt = [0u8; 32];
+    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut salt);
+    let path = salt_path(ctx, task, submission, &validator);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(&path, format!("{score} {}", hex::encode(salt)))?;
+    let commit = score_commit(task, submission, &validator, score, &salt);
+    ctx.broadcast(vec![Msg::CommitScore { task, submission, commit }]).await
+}
+
+/// Reveals the score the signer committed for a submission (from the salt kept in the home).
+pub async fn reveal_score(
+    ctx: &Ctx,
+    task: u64,
+    submission: u32,
+) -> anyhow::Result<(stratus_types::api::Submitted, u64)> {
+    let validator = ctx.signer_address()?;
+    let path = salt_path(ctx, task, submission, &validator);
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("no commit kept for submission {submission} of task {task} ({})", path.display()))?;
+    let (score, salt) = text.split_once(' ').ok_or_else(|| anyhow!("{} is damaged", path.display()))?;
+    let score: u64 = score.parse().map_err(|_| anyhow!("{} is damaged", path.display()))?;
+    let salt = hex32("salt", salt)?;
+    let r = ctx.broadcast(vec![Msg::RevealScore { task, submission, score, salt }]).await?;
+    Ok((r, score))
+}
+
 /// Where a validator keeps the salt (and score) of a commit until it reveals.
 fn salt_path(ctx: &Ctx, task: u64, submission: u32, validator: &Address) -> std::path::PathBuf {
     ctx.home.join("arena").join(format!("{task}-{submission}-{validator}.commit"))
 }
 
 pub fn run(ctx: &Ctx, cmd: ArenaCommand) -> anyhow::Result<ExitCode> {
+    if let ArenaCommand::Demo(a) = &cmd {
+        return super::arena_demo::demo(ctx, a);
+    }
     block_on(async {
         match cmd {
-            ArenaCommand::TaskCreate(a) => task_create(ctx, &a).await,
-            ArenaCommand::Show(t) => {
+            ArenaCommand::TaskCreate(a) | ArenaCommand::Task(ArenaTaskCommand::Create(a)) => task_create(ctx, &a).await,
+            ArenaCommand::Show(t) | ArenaCommand::Task(ArenaTaskCommand::Show(t)) => {
                 let record = ctx.client().arena_task(t.task).await.map_err(client_error)?;
                 ctx.print(&record, || serde_json::to_string_pretty(&record).unwrap_or_default())?;
                 Ok(ExitCode::SUCCESS)
@@ -60,15 +124,8 @@ pub fn run(ctx: &Ctx, cmd: ArenaCommand) -> anyhow::Result<ExitCode> {
                 let base_model = hex32("--base-model", &a.base_model)?;
                 let location = match &a.location {
                     Some(url) if url.starts_with("s3://") => {
-                        let (dir, name) =
-                            url.rsplit_once('/').ok_or_else(|| anyhow!("--location {url}: no object name"))?;
                         let bytes = std::fs::read(&a.model)?;
-                        let (dir, name) = (dir.to_string(), name.to_string());
-                        std::thread::spawn(move || {
-                            stratus_train::storage::Storage::open(&dir).and_then(|s| s.put(&name, bytes))
-                        })
-                        .join()
-                        .map_err(|_| anyhow!("the upload panicked"))??;
+                        write_location(url, bytes).with_context(|| format!("uploading the model to {url}"))?;
                         url.clone()
                     }
                     Some(other) => other.clone(),
@@ -99,18 +156,7 @@ pub fn run(ctx: &Ctx, cmd: ArenaCommand) -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::SUCCESS)
             }
             ArenaCommand::Commit(a) => {
-                let validator = ctx.signer_address()?;
-                let mut salt = [0u8; 32];
-                rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut salt);
-                let path = salt_path(ctx, a.task, a.submission, &validator);
-                if let Some(dir) = path.parent() {
-                    std::fs::create_dir_all(dir)?;
-                }
-                // Kept before the commit is sent: a commit whose salt is lost can never be revealed.
-                std::fs::write(&path, format!("{} {}", a.score, hex::encode(salt)))?;
-                let commit = score_commit(a.task, a.submission, &validator, a.score, &salt);
-                let r =
-                    ctx.broadcast(vec![Msg::CommitScore { task: a.task, submission: a.submission, commit }]).await?;
+                let r = commit_score(ctx, a.task, a.submission, a.score).await?;
                 ctx.print_submitted(
                     &r,
                     &format!("score for submission {} of task {} committed", a.submission, a.task),
@@ -118,23 +164,15 @@ pub fn run(ctx: &Ctx, cmd: ArenaCommand) -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::SUCCESS)
             }
             ArenaCommand::Reveal(a) => {
-                let validator = ctx.signer_address()?;
-                let path = salt_path(ctx, a.task, a.submission, &validator);
-                let text = std::fs::read_to_string(&path).with_context(|| {
-                    format!("no commit kept for submission {} of task {} ({})", a.submission, a.task, path.display())
-                })?;
-                let (score, salt) = text.split_once(' ').ok_or_else(|| anyhow!("{} is damaged", path.display()))?;
-                let score: u64 = score.parse().map_err(|_| anyhow!("{} is damaged", path.display()))?;
-                let salt = hex32("salt", salt)?;
-                let r = ctx
-                    .broadcast(vec![Msg::RevealScore { task: a.task, submission: a.submission, score, salt }])
-                    .await?;
+                let (r, score) = reveal_score(ctx, a.task, a.submission).await?;
                 ctx.print_submitted(
                     &r,
                     &format!("score {score} for submission {} of task {} revealed", a.submission, a.task),
                 )?;
                 Ok(ExitCode::SUCCESS)
             }
+            ArenaCommand::Validate(a) => super::arena_validate::validate(ctx, &a).await,
+            ArenaCommand::Demo(_) => Err(anyhow!("the demo starts its devnet outside the async runtime")),
             ArenaCommand::Finalize(t) => {
                 let r = ctx.broadcast(vec![Msg::FinalizeTask { task: t.task }]).await?;
                 ctx.print_submitted(&r, &format!("task {} finalized: rewards are claimable", t.task))?;
@@ -151,38 +189,8 @@ pub fn run(ctx: &Ctx, cmd: ArenaCommand) -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::SUCCESS)
             }
             ArenaCommand::Rewards(t) => {
-                let report = audit(ctx, t.task).await?;
-                let record = ctx.client().arena_task(t.task).await.map_err(client_error)?;
-                let tally = stratus_ledger::arena::tally(&record);
-                let mut board: Vec<(Address, Option<u64>)> =
-                    tally.nodes.iter().map(|n| (n.staker.address, n.score)).collect();
-                board.sort_by_key(|(a, s)| (s.is_none(), *s, *a));
-                let leaderboard: Vec<serde_json::Value> = board
-                    .iter()
-                    .enumerate()
-                    .map(|(i, (a, s))| serde_json::json!({"rank": i + 1, "node": a, "median_score": s}))
-                    .collect();
-                let value = serde_json::json!({"task": t.task, "leaderboard": leaderboard, "rewards": report.recomputed,
-                                               "remainder": report.remainder});
-                ctx.print(&value, || {
-                    let mut rows: Vec<Vec<String>> = board
-                        .iter()
-                        .enumerate()
-                        .map(|(i, (a, s))| {
-                            vec![
-                                (i + 1).to_string(),
-                                a.to_string(),
-                                s.map_or("-".into(), |s| format!("{:.4}", s as f64 / 1e6)),
-                            ]
-                        })
-                        .collect();
-                    let mut out = table(&["rank", "training node", "bits/byte (median)"], &rows);
-                    rows = report.recomputed.iter().map(|u| vec![u.owner.to_string(), u.amount.to_string()]).collect();
-                    out.push_str("\n\n");
-                    out.push_str(&table(&["address", "reward"], &rows));
-                    out.push_str(&format!("\nremainder to the community pool: {}", report.remainder));
-                    out
-                })?;
+                let (value, text) = rewards_view(ctx, t.task).await?;
+                ctx.print(&value, || text)?;
                 Ok(ExitCode::SUCCESS)
             }
             ArenaCommand::Audit(t) => {
@@ -204,13 +212,43 @@ pub fn run(ctx: &Ctx, cmd: ArenaCommand) -> anyhow::Result<ExitCode> {
     })?
 }
 
+/// A finalized task's leaderboard (best median score first) and every reward, recomputed from
+/// the ledger: `{"task","leaderboard","rewards","remainder"}` and the same as tables.
+pub async fn rewards_view(ctx: &Ctx, task: u64) -> anyhow::Result<(serde_json::Value, String)> {
+    let report = audit(ctx, task).await?;
+    let record = ctx.client().arena_task(task).await.map_err(client_error)?;
+    let tally = stratus_ledger::arena::tally(&record);
+    let mut board: Vec<(Address, Option<u64>)> = tally.nodes.iter().map(|n| (n.staker.address, n.score)).collect();
+    board.sort_by_key(|(a, s)| (s.is_none(), *s, *a));
+    let leaderboard: Vec<serde_json::Value> = board
+        .iter()
+        .enumerate()
+        .map(|(i, (a, s))| serde_json::json!({"rank": i + 1, "node": a, "median_score": s}))
+        .collect();
+    let value = serde_json::json!({"task": task, "leaderboard": leaderboard, "rewards": report.recomputed,
+                                   "remainder": report.remainder.to_string()});
+    let mut rows: Vec<Vec<String>> = board
+        .iter()
+        .enumerate()
+        .map(|(i, (a, s))| {
+            vec![(i + 1).to_string(), a.to_string(), s.map_or("-".into(), |s| format!("{:.4}", s as f64 / 1e6))]
+        })
+        .collect();
+    let mut out = table(&["rank", "training node", "bits/byte (median)"], &rows);
+    rows = report.recomputed.iter().map(|u| vec![u.owner.to_string(), u.amount.to_string()]).collect();
+    out.push_str("\n\n");
+    out.push_str(&table(&["address", "reward"], &rows));
+    out.push_str(&format!("\nremainder to the community pool: {}", report.remainder));
+    Ok((value, out))
+}
+
 async fn task_create(ctx: &Ctx, a: &ArenaTaskCreate) -> anyhow::Result<ExitCode> {
     let pool: Coin = a.pool.parse().map_err(|e| anyhow!("--pool: {e}"))?;
     let base_models = a.base_models.iter().map(|b| hex32("--base-model", b)).collect::<anyhow::Result<Vec<_>>>()?;
     let spec = TaskSpec {
         base_models,
         data_url: a.data.clone(),
-        validation_commitment: sha256_file(&a.validation_set)?,
+        validation_commitment: Sha256::digest(read_location(&a.validation_set)?).into(),
         max_params: a.max_params,
         context: a.context,
         submission_blocks: a.submission_blocks,
@@ -221,20 +259,26 @@ async fn task_create(ctx: &Ctx, a: &ArenaTaskCreate) -> anyhow::Result<ExitCode>
         validators_per_submission: a.validators_per_submission,
         max_submissions_per_node: a.max_submissions,
     };
-    let r = ctx.broadcast(vec![Msg::CreateTask { spec }]).await?;
-    let id = r.events.iter().find_map(|e| match e {
-        Event::TaskCreated { task, .. } => Some(*task),
-        _ => None,
-    });
-    let id = id.ok_or_else(|| anyhow!("the task was created but its id was not in the events"))?;
+    let (id, r) = create_task(ctx, spec).await?;
     ctx.print(&serde_json::json!({"task": id, "tx": r}), || {
         format!("task {id} created at height {}", r.height.unwrap_or_default())
     })?;
     Ok(ExitCode::SUCCESS)
 }
 
+/// Creates a task; its id (from the `task_created` event) and the transaction.
+pub async fn create_task(ctx: &Ctx, spec: TaskSpec) -> anyhow::Result<(u64, stratus_types::api::Submitted)> {
+    let r = ctx.broadcast(vec![Msg::CreateTask { spec }]).await?;
+    let id = r.events.iter().find_map(|e| match e {
+        Event::TaskCreated { task, .. } => Some(*task),
+        _ => None,
+    });
+    let id = id.ok_or_else(|| anyhow!("the task was created but its id was not in the events"))?;
+    Ok((id, r))
+}
+
 /// Recomputes a finalized task's rewards from its records and events, and compares.
-async fn audit(ctx: &Ctx, task: u64) -> anyhow::Result<AuditReport> {
+pub async fn audit(ctx: &Ctx, task: u64) -> anyhow::Result<AuditReport> {
     let client = ctx.client();
     let record = client.arena_task(task).await.map_err(client_error)?;
     if record.task.state != stratus_types::arena::TaskState::Finalized {

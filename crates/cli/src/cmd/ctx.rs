@@ -86,7 +86,22 @@ impl Ctx {
         self.from.as_deref().ok_or_else(|| anyhow!("which key signs? pass --from KEY (see `stratus keys list`)"))
     }
 
+    /// `--from env:NAME`: the key's mnemonic is in environment variable NAME — how a training
+    /// node or validator run as a workload gets its key (through the SDL's env), with no keyring.
+    fn env_signer(&self) -> Option<anyhow::Result<SigningKey>> {
+        let var = self.from.as_deref()?.strip_prefix("env:")?;
+        Some(std::env::var(var).map_err(|_| anyhow!("--from env:{var}: the variable {var} is not set")).and_then(
+            |words| {
+                stratus_client::keys::derive_from_mnemonic(&words)
+                    .map_err(|e| anyhow!("--from env:{var}: not a mnemonic ({e})"))
+            },
+        ))
+    }
+
     pub fn signer(&self) -> anyhow::Result<SigningKey> {
+        if let Some(key) = self.env_signer() {
+            return key;
+        }
         let name = self.signer_name()?;
         let keyring = self.keyring();
         let pass = match keyring.backend(name)? {
@@ -98,6 +113,9 @@ impl Ctx {
 
     /// `--from`'s address (no passphrase needed).
     pub fn signer_address(&self) -> anyhow::Result<Address> {
+        if let Some(key) = self.env_signer() {
+            return Ok(Address::from_public_key(&key?.verifying_key().to_bytes()));
+        }
         Ok(self.keyring().show(self.signer_name()?)?.address)
     }
 

@@ -1,6 +1,8 @@
 //! Subcommands.
 
 mod arena;
+mod arena_demo;
+mod arena_validate;
 mod bench;
 mod chart;
 pub mod ctx;

@@ -1,5 +1,6 @@
 //! `stratus train …`: prepare data, run a job locally (a coordinator and worker processes of
-//! this same binary on loopback), the coordinator and worker the supercloud runs, and eval.
+//! this same binary on loopback), the coordinator and worker the supercloud runs, eval, and export
+//! to a model file.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -8,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use serde_json::{Value, json};
+use sha2::Digest;
+use stratus_train::checkpoint::{Checkpoint, Manifest};
 use stratus_train::coordinator::{self, CoordinatorOptions};
 use stratus_train::data::loader::{Dataset, windows};
 use stratus_train::data::shards::{PrepareOptions, prepare};
@@ -19,8 +22,8 @@ use stratus_train::worker::{self, WorkerOptions};
 
 use super::ctx::Ctx;
 use crate::flags::{
-    Output, TrainChartArgs, TrainCommand, TrainCoordinatorArgs, TrainEvalArgs, TrainPrepareArgs, TrainRunArgs,
-    TrainWorkerArgs,
+    Output, TrainChartArgs, TrainCommand, TrainCoordinatorArgs, TrainEvalArgs, TrainExportArgs, TrainPrepareArgs,
+    TrainRunArgs, TrainWorkerArgs,
 };
 
 pub fn run(ctx: &Ctx, cmd: TrainCommand) -> anyhow::Result<ExitCode> {
@@ -35,6 +38,7 @@ pub fn run(ctx: &Ctx, cmd: TrainCommand) -> anyhow::Result<ExitCode> {
         TrainCommand::Coordinator(a) => coordinator_cmd(&a, json),
         TrainCommand::Worker(a) => worker_cmd(&a, json),
         TrainCommand::Eval(a) => eval_cmd(&a, json),
+        TrainCommand::Export(a) => export_cmd(&a, json),
         TrainCommand::Chart(a) => chart_cmd(&a),
     }
     .map(|()| ExitCode::SUCCESS)
@@ -188,17 +192,46 @@ fn worker_cmd(a: &TrainWorkerArgs, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn eval_cmd(a: &TrainEvalArgs, json: bool) -> anyhow::Result<()> {
-    let store = Storage::open(&a.checkpoint_url)?;
-    let (manifest, ck) = if store.get_opt("manifest.json")?.is_some() {
-        stratus_train::checkpoint::load(&store).with_context(|| format!("checkpoint {}", store.url()))?
+/// One checkpoint's directory (it holds a manifest), or the newest complete checkpoint of a job's
+/// checkpoint URL (saying which torn ones were skipped).
+fn find_checkpoint(url: &str) -> anyhow::Result<(Manifest, Checkpoint)> {
+    let store = Storage::open(url)?;
+    if store.get_opt("manifest.json")?.is_some() {
+        return stratus_train::checkpoint::load(&store).with_context(|| format!("checkpoint {}", store.url()));
+    }
+    let found = stratus_train::checkpoint::latest(&store)?;
+    for line in &found.skipped {
+        eprintln!("warning: {line}");
+    }
+    found.checkpoint.ok_or_else(|| anyhow::anyhow!("no complete checkpoint under {}", store.url()))
+}
+
+fn export_cmd(a: &TrainExportArgs, json: bool) -> anyhow::Result<()> {
+    let (engine, what) = if a.source.ends_with(".toml") {
+        let job = load_job(Path::new(&a.source))?;
+        (Engine::new(&job)?, format!("the untrained model of {} (seed {})", a.source, job.training.seed))
     } else {
-        let found = stratus_train::checkpoint::latest(&store)?;
-        for line in &found.skipped {
-            eprintln!("warning: {line}");
-        }
-        found.checkpoint.ok_or_else(|| anyhow::anyhow!("no complete checkpoint under {}", store.url()))?
+        let (manifest, ck) = find_checkpoint(&a.source)?;
+        let engine = Engine::new(&ck.job)?;
+        engine.params.load(&ck.theta)?;
+        (engine, format!("the checkpoint at round {} (step {}) of {}", manifest.round, manifest.step, a.source))
     };
+    let bytes = stratus_train::model_file::from_engine(&engine)?;
+    let parameters = engine.params.len();
+    std::fs::write(&a.out, &bytes).with_context(|| format!("cannot write {}", a.out.display()))?;
+    let sha = hex::encode(sha2::Sha256::digest(&bytes));
+    say(
+        json,
+        &json!({"model": a.out, "sha256": sha, "bytes": bytes.len(), "parameters": parameters,
+                "config": engine.lm.config()}),
+        &format!("{}: {what}, {parameters} parameters, {} bytes, sha256 {sha}", a.out.display(), bytes.len()),
+    );
+    Ok(())
+}
+
+fn eval_cmd(a: &TrainEvalArgs, json: bool) -> anyhow::Result<()> {
+    let (manifest, ck) = find_checkpoint(&a.checkpoint_url)?;
+    let store = Storage::open(&a.checkpoint_url)?;
     let engine = Engine::new(&ck.job)?;
     engine.params.load(&ck.theta)?;
     let data = Dataset::open(&a.data)?;

@@ -196,3 +196,49 @@ fn an_arena_round_on_a_devnet_pays_by_rank_and_agreement_and_the_audit_matches()
     let audit = json(&home.run(&["--output", "json", "arena", "audit", &id]));
     assert_eq!(audit["rewards_match"], true, "{audit}");
 }
+
+/// `stratus arena demo`: real models trained and scored by `arena validate` processes. The
+/// ranking follows training (96 steps, 24, none), the liar earns nothing, and every reward is the
+/// worked example's to the unit (the demo's stakes are the same), with the supply conserved.
+#[test]
+fn the_arena_demo_ranks_real_models_by_validated_scores_and_pays_to_the_unit() {
+    let home = Home::new();
+    let out = home.run(&["--output", "json", "arena", "demo"]);
+    let last = ok(&out).lines().last().unwrap_or_default().to_string();
+    let v: Value =
+        serde_json::from_str(&last).unwrap_or_else(|e| panic!("last line not one JSON object ({e}): {last}"));
+    assert!(v["task"].as_u64().is_some(), "{v}");
+    let board: Vec<&str> = v["leaderboard"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(board, ["node-0", "node-1", "node-2"], "{v}");
+    let scores: Vec<u64> =
+        v["leaderboard"].as_array().unwrap().iter().map(|r| r["median_score"].as_u64().unwrap()).collect();
+    assert!(scores[0] < scores[1] && scores[1] < scores[2], "{scores:?}");
+    assert!(scores[2] > 7_500_000, "an untrained byte model is near 8 bits per byte: {scores:?}");
+    let reward = |name: &str| {
+        v["rewards"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == name)
+            .map_or(0u128, |r| r["amount"].as_str().unwrap().parse().unwrap())
+    };
+    let expected = [
+        ("node-0", 256_667),
+        ("deleg-0", 209_999),
+        ("node-1", 116_666),
+        ("node-2", 116_666),
+        ("val-0", 100_000),
+        ("deleg-1", 100_000),
+        ("val-1", 100_000),
+        ("val-2", 0),
+    ];
+    for (name, amount) in expected {
+        assert_eq!(reward(name), amount, "{name}: {v}");
+    }
+    let remainder: u128 = v["remainder"].as_str().unwrap().parse().unwrap();
+    assert_eq!(expected.iter().map(|(_, a)| a).sum::<u128>() + remainder, 1_000_000, "the pool, all accounted for");
+    assert_eq!(v["audit"]["rewards_match"], true, "{v}");
+    // The validators' own reports: every assigned submission scored and revealed.
+    let log = std::fs::read_to_string(home.path().join("arena-demo/val-0.log")).unwrap();
+    assert!(log.contains("bits/byte") && log.contains("revealed"), "{log}");
+}
