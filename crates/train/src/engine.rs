@@ -7,8 +7,8 @@ use candle_core::{DType, Device, Tensor};
 use candle_nn::{VarBuilder, VarMap};
 
 use crate::inner::InnerOptimizer;
-use crate::job::Job;
-use crate::model::Lm;
+use crate::job::{Job, OptimizerConfig};
+use crate::model::{Lm, ModelConfig};
 use crate::params::Params;
 use crate::schedule::Schedule;
 
@@ -31,18 +31,27 @@ pub struct Step {
 impl Engine {
     /// The job's model with the job's seeded initial parameters.
     pub fn new(job: &Job) -> anyhow::Result<Engine> {
+        let engine = Engine::build(job.model, &job.optimizer, job.training.steps)?;
+        engine.params.seed(job.training.seed)?;
+        Ok(engine)
+    }
+
+    /// A model file's model and parameters, with a fresh optimiser for `steps` steps: fine-tuning
+    /// a published model (an arena training node starts from the task's base model).
+    pub fn from_model_file(bytes: &[u8], optimizer: &OptimizerConfig, steps: u64) -> anyhow::Result<Engine> {
+        let config = crate::model_file::config_of(bytes)?;
+        let engine = Engine::build(config, optimizer, steps)?;
+        crate::model_file::fill(&engine._vars, bytes, &engine.device)?;
+        Ok(engine)
+    }
+
+    fn build(model: ModelConfig, o: &OptimizerConfig, steps: u64) -> anyhow::Result<Engine> {
         let device = device()?;
         let vars = VarMap::new();
-        let lm = Lm::new(job.model, VarBuilder::from_varmap(&vars, DType::F32, &device))?;
+        let lm = Lm::new(model, VarBuilder::from_varmap(&vars, DType::F32, &device))?;
         let params = Params::of(&vars);
-        params.seed(job.training.seed)?;
-        let o = &job.optimizer;
-        let schedule = Schedule {
-            peak_lr: o.lr,
-            min_ratio: o.min_lr_ratio,
-            warmup_steps: o.warmup_steps,
-            total_steps: job.training.steps,
-        };
+        let schedule =
+            Schedule { peak_lr: o.lr, min_ratio: o.min_lr_ratio, warmup_steps: o.warmup_steps, total_steps: steps };
         let opt = InnerOptimizer::new(params.vars().to_vec(), schedule, o.weight_decay, o.clip)?;
         Ok(Engine { lm, params, opt, device, _vars: vars })
     }

@@ -58,6 +58,33 @@ pub fn config_of(bytes: &[u8]) -> Result<ModelConfig, ModelFileError> {
     serde_json::from_str(raw).map_err(|e| ModelFileError::BadConfig(e.to_string()))
 }
 
+/// Sets every variable of `vars` (an architecture just built) from the model file: each must be
+/// there with its shape, and nothing else may be.
+pub(crate) fn fill(vars: &VarMap, bytes: &[u8], device: &Device) -> Result<(), ModelFileError> {
+    let loaded = candle_core::safetensors::load_buffer(bytes, device)?;
+    let data = vars.data().lock().unwrap_or_else(|e| e.into_inner());
+    for (name, var) in data.iter() {
+        let t = loaded.get(name).ok_or_else(|| ModelFileError::Tensor {
+            name: name.clone(),
+            why: "missing (the architecture has it)".into(),
+        })?;
+        if t.shape() != var.shape() {
+            return Err(ModelFileError::Tensor {
+                name: name.clone(),
+                why: format!("shape {:?}, the architecture needs {:?}", t.dims(), var.dims()),
+            });
+        }
+        var.set(&t.to_dtype(DType::F32)?)?;
+    }
+    if let Some(extra) = loaded.keys().find(|n| !data.contains_key(*n)) {
+        return Err(ModelFileError::Tensor {
+            name: extra.clone(),
+            why: "not a parameter of the declared architecture".into(),
+        });
+    }
+    Ok(())
+}
+
 /// A model file loaded for evaluation.
 pub struct Scorer {
     lm: Lm,
@@ -84,29 +111,7 @@ impl Scorer {
             crate::engine::device().map_err(|e| ModelFileError::Candle(candle_core::Error::Msg(e.to_string())))?;
         let vars = VarMap::new();
         let lm = Lm::new(config, VarBuilder::from_varmap(&vars, DType::F32, &device))?;
-        let loaded = candle_core::safetensors::load_buffer(bytes, &device)?;
-        {
-            let data = vars.data().lock().unwrap_or_else(|e| e.into_inner());
-            for (name, var) in data.iter() {
-                let t = loaded.get(name).ok_or_else(|| ModelFileError::Tensor {
-                    name: name.clone(),
-                    why: format!("missing (the architecture {config:?} has it)"),
-                })?;
-                if t.shape() != var.shape() {
-                    return Err(ModelFileError::Tensor {
-                        name: name.clone(),
-                        why: format!("shape {:?}, the architecture needs {:?}", t.dims(), var.dims()),
-                    });
-                }
-                var.set(&t.to_dtype(DType::F32)?)?;
-            }
-            if let Some(extra) = loaded.keys().find(|n| !data.contains_key(*n)) {
-                return Err(ModelFileError::Tensor {
-                    name: extra.clone(),
-                    why: "not a parameter of the declared architecture".into(),
-                });
-            }
-        }
+        fill(&vars, bytes, &device)?;
         let params = Params::of(&vars).len();
         Ok(Scorer { lm, config, params, device, _vars: vars })
     }
@@ -186,5 +191,20 @@ mod tests {
         assert!(err.contains("shape"), "{err}");
         let short = Scorer::load(&file(tiny(), 1)).unwrap().bits_per_byte(b"too short", 16, 10).unwrap_err();
         assert!(short.to_string().contains("shorter than one window"), "{short}");
+    }
+
+    #[test]
+    fn a_model_file_fine_tunes_from_exactly_its_parameters_and_gets_better() {
+        let base = file(tiny(), 3);
+        let opt = crate::job::OptimizerConfig { lr: 0.01, warmup_steps: 2, ..Default::default() };
+        let mut engine = crate::engine::Engine::from_model_file(&base, &opt, 40).unwrap();
+        assert_eq!(from_engine(&engine).unwrap(), base, "loaded, it writes back the same bytes");
+        let text = b"the provider leases a gpu every block. ".repeat(30);
+        engine.train_on_text(&text, 8, 40, 1).unwrap();
+        let tuned = from_engine(&engine).unwrap();
+        let before = Scorer::load(&base).unwrap().bits_per_byte(&text, 16, 50).unwrap();
+        let after = Scorer::load(&tuned).unwrap().bits_per_byte(&text, 16, 50).unwrap();
+        assert!(after.bits_per_byte < before.bits_per_byte - 1.0, "{before:?} → {after:?}");
+        assert!(crate::engine::Engine::from_model_file(b"junk", &opt, 1).is_err());
     }
 }
