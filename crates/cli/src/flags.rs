@@ -877,6 +877,9 @@ pub enum ArenaCommand {
     /// Submit a model file: its sha256 goes on the ledger; with an s3:// --location the file is
     /// uploaded there first.
     Submit(ArenaSubmitArgs),
+    /// A training node's whole job: fine-tune the task's base model on the task's training data,
+    /// upload the result to --location and submit it (what the training-node template runs).
+    Train(ArenaTrainArgs),
     /// Commit a score (micro-bits per byte) for a submission: only its hash with a fresh salt
     /// goes on the ledger (the salt is kept in the home for `reveal`).
     Commit(ArenaCommitArgs),
@@ -911,10 +914,10 @@ pub enum ArenaTaskCommand {
 
 #[derive(Debug, Args)]
 pub struct ArenaValidateArgs {
-    #[arg(long)]
+    #[arg(long, env = "STRATUS_ARENA_TASK")]
     pub task: u64,
     /// The validation set (a file, or s3://…): its sha256 must be the task's commitment.
-    #[arg(long)]
+    #[arg(long, env = "STRATUS_VALIDATION_SET")]
     pub validation_set: String,
     /// Score at most this many windows of context + 1 bytes.
     #[arg(long, default_value_t = 4096)]
@@ -922,6 +925,45 @@ pub struct ArenaValidateArgs {
     /// How often to look at the ledger, in milliseconds.
     #[arg(long, default_value_t = 1000)]
     pub poll_ms: u64,
+    /// Run as a workload does: when done, wait for the round to end, finalize the task if
+    /// nobody has, claim what this key earned, then stay idle (an exit would be restarted).
+    #[arg(long, env = "STRATUS_ARENA_STAY", value_parser = clap::builder::BoolishValueParser::new(), default_value_t = false)]
+    pub stay: bool,
+    /// Serve progress as JSON at GET / on this address (`HOST:PORT`, or `fd:N` for a socket the
+    /// provider passed: the templates' exposed port). No score shows before its reveal.
+    #[arg(long, env = "STRATUS_STATUS_LISTEN")]
+    pub status_listen: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ArenaTrainArgs {
+    #[arg(long, env = "STRATUS_ARENA_TASK")]
+    pub task: u64,
+    /// The base model file (a file, or s3://…): its sha256 must be one the task allows.
+    #[arg(long, env = "STRATUS_BASE_MODEL")]
+    pub base: String,
+    /// Where the trained model goes (a file, or s3://bucket/key) and validators download it.
+    #[arg(long, env = "STRATUS_MODEL_LOCATION")]
+    pub location: String,
+    #[arg(long, env = "STRATUS_TRAIN_STEPS", default_value_t = 200)]
+    pub steps: u64,
+    /// Windows of context + 1 bytes per step.
+    #[arg(long, default_value_t = 16)]
+    pub batch: usize,
+    /// Peak learning rate (linear warm-up, then cosine decay over --steps).
+    #[arg(long, default_value_t = 0.004)]
+    pub lr: f64,
+    /// Seeds which windows of the data each step draws.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Run as a workload does: when done, wait for the round to end, finalize the task if
+    /// nobody has, claim what this key earned, then stay idle (an exit would be restarted).
+    #[arg(long, env = "STRATUS_ARENA_STAY", value_parser = clap::builder::BoolishValueParser::new(), default_value_t = false)]
+    pub stay: bool,
+    /// Serve progress as JSON at GET / on this address (`HOST:PORT`, or `fd:N` for a socket the
+    /// provider passed: the templates' exposed port). No score shows before its reveal.
+    #[arg(long, env = "STRATUS_STATUS_LISTEN")]
+    pub status_listen: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -42,8 +42,11 @@ pub fn read_location(location: &str) -> anyhow::Result<Vec<u8>> {
     Ok(got.with_context(|| format!("cannot download {location}"))?.to_vec())
 }
 
-/// Uploads `bytes` to an `s3://bucket/key` location.
+/// Writes `bytes` to a location: uploads to an `s3://bucket/key` object, or writes a file.
 pub fn write_location(location: &str, bytes: Vec<u8>) -> anyhow::Result<()> {
+    if !location.starts_with("s3://") {
+        return std::fs::write(location, bytes).with_context(|| format!("cannot write {location}"));
+    }
     let (dir, name) = location.rsplit_once('/').ok_or_else(|| anyhow!("{location}: no object name"))?;
     let (dir, name) = (dir.to_string(), name.to_string());
     std::thread::spawn(move || stratus_train::storage::Storage::open(&dir).and_then(|s| s.put(&name, bytes)))
@@ -52,8 +55,92 @@ pub fn write_location(location: &str, bytes: Vec<u8>) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Commits `score` for a submission as the signer: a fresh salt, kept in the home before the
-/// commit is sent (a commit whose salt is lost can never be revealed).
+/// The end of a participant run as a workload (`--stay`): waits for the reveal window to end,
+/// finalizes the task if nobody has, claims what the signer earned, then stays idle — a workload
+/// that exits is restarted, and a restarted participant finds its work done and comes here again.
+pub async fn finish_round_and_stay(
+    ctx: &Ctx,
+    task: u64,
+    poll_ms: u64,
+    board: &super::arena_status::StatusBoard,
+) -> anyhow::Result<ExitCode> {
+    let client = ctx.client();
+    let me = ctx.signer_address()?;
+    let poll = std::time::Duration::from_millis(poll_ms.max(100));
+    let mut said = false;
+    loop {
+        let record = client.arena_task(task).await.map_err(client_error)?;
+        if record.task.state == stratus_types::arena::TaskState::Finalized {
+            if record.unclaimed.iter().any(|u| u.owner == me && u.amount > 0) {
+                let r = ctx.broadcast(vec![Msg::ClaimRewards { task }]).await?;
+                for e in &r.events {
+                    if let Event::RewardsClaimed { amount, .. } = e {
+                        eprintln!("task {task}: claimed {amount} at height {}", r.height.unwrap_or(0));
+                        board.patch(serde_json::json!({"claimed": amount.to_string()}));
+                    }
+                }
+            } else {
+                eprintln!("task {task} is finalized: nothing (more) for {me} to claim");
+            }
+            break;
+        }
+        let height = client.status().await.map_err(client_error)?.height;
+        if height > record.task.reveal_until {
+            // Anyone may finalize; if another participant's transaction lands first, this one
+            // fails in its block and the next look finds the task finalized.
+            if let Err(e) = ctx.broadcast(vec![Msg::FinalizeTask { task }]).await {
+                eprintln!("task {task}: finalizing failed ({e:#}); looking again");
+            }
+        } else if !said {
+            board.patch(serde_json::json!({"phase": "waiting for the round to end"}));
+            eprintln!(
+                "task {task}: waiting for the reveal window to end at height {} (now {height})",
+                record.task.reveal_until
+            );
+            said = true;
+        }
+        tokio::time::sleep(poll).await;
+    }
+    board.patch(serde_json::json!({"phase": "finished"}));
+    eprintln!("task {task}: this participant's round is over; close its lease when you have read this log");
+    loop {
+        tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+    }
+}
+
+/// Submits a model already at `location`; the submission's id and the validators assigned to it.
+pub async fn submit_model(
+    ctx: &Ctx,
+    task: u64,
+    model_sha256: [u8; 32],
+    location: &str,
+    base_model: [u8; 32],
+) -> anyhow::Result<(u32, Vec<Address>)> {
+    let msg = Msg::SubmitModel { task, model_sha256, location: location.to_string(), base_model };
+    let r = ctx.broadcast(vec![msg]).await?;
+    r.events
+        .iter()
+        .find_map(|e| match e {
+            Event::ModelSubmitted { submission, validators, .. } => Some((*submission, validators.clone())),
+            _ => None,
+        })
+        .ok_or_else(|| anyhow!("the model was submitted but its id was not in the events"))
+}
+
+/// The salt of the signer's commit for a submission: derived from its key, so a validator that
+/// restarts between commit and reveal (a workload on a provider, its disk gone) can still reveal
+/// by scoring the model again; nobody without the key can guess it.
+fn commit_salt(ctx: &Ctx, task: u64, submission: u32) -> anyhow::Result<[u8; 32]> {
+    let key = ctx.signer()?;
+    let mut h = Sha256::new();
+    h.update(b"stratus arena commit salt\0");
+    h.update(key.to_bytes());
+    h.update(task.to_be_bytes());
+    h.update(submission.to_be_bytes());
+    Ok(h.finalize().into())
+}
+
+/// Commits `score` for a submission as the signer; the score is kept in the home for `reveal`.
 pub async fn commit_score(
     ctx: &Ctx,
     task: u64,
@@ -61,36 +148,45 @@ pub async fn commit_score(
     score: u64,
 ) -> anyhow::Result<stratus_types::api::Submitted> {
     let validator = ctx.signer_address()?;
-    let mut salt = [0u8; 32];
-    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut salt);
-    let path = salt_path(ctx, task, submission, &validator);
+    let salt = commit_salt(ctx, task, submission)?;
+    let path = score_path(ctx, task, submission, &validator);
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    std::fs::write(&path, format!("{score} {}", hex::encode(salt)))?;
+    std::fs::write(&path, score.to_string())?;
     let commit = score_commit(task, submission, &validator, score, &salt);
     ctx.broadcast(vec![Msg::CommitScore { task, submission, commit }]).await
 }
 
-/// Reveals the score the signer committed for a submission (from the salt kept in the home).
+/// Reveals the score the signer committed for a submission: `score` when the caller knows it
+/// (a validator scores again after a restart), else the one kept in the home.
 pub async fn reveal_score(
     ctx: &Ctx,
     task: u64,
     submission: u32,
+    score: Option<u64>,
 ) -> anyhow::Result<(stratus_types::api::Submitted, u64)> {
     let validator = ctx.signer_address()?;
-    let path = salt_path(ctx, task, submission, &validator);
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("no commit kept for submission {submission} of task {task} ({})", path.display()))?;
-    let (score, salt) = text.split_once(' ').ok_or_else(|| anyhow!("{} is damaged", path.display()))?;
-    let score: u64 = score.parse().map_err(|_| anyhow!("{} is damaged", path.display()))?;
-    let salt = hex32("salt", salt)?;
+    let score = match score {
+        Some(s) => s,
+        None => {
+            let path = score_path(ctx, task, submission, &validator);
+            let text = std::fs::read_to_string(&path).with_context(|| {
+                format!(
+                    "no score kept for submission {submission} of task {task} ({}): reveal from the home that committed",
+                    path.display()
+                )
+            })?;
+            text.trim().parse().map_err(|_| anyhow!("{} is damaged: not a score", path.display()))?
+        }
+    };
+    let salt = commit_salt(ctx, task, submission)?;
     let r = ctx.broadcast(vec![Msg::RevealScore { task, submission, score, salt }]).await?;
     Ok((r, score))
 }
 
-/// Where a validator keeps the salt (and score) of a commit until it reveals.
-fn salt_path(ctx: &Ctx, task: u64, submission: u32, validator: &Address) -> std::path::PathBuf {
+/// Where a validator keeps the score it committed until it reveals.
+fn score_path(ctx: &Ctx, task: u64, submission: u32, validator: &Address) -> std::path::PathBuf {
     ctx.home.join("arena").join(format!("{task}-{submission}-{validator}.commit"))
 }
 
@@ -131,16 +227,7 @@ pub fn run(ctx: &Ctx, cmd: ArenaCommand) -> anyhow::Result<ExitCode> {
                     Some(other) => other.clone(),
                     None => a.model.display().to_string(),
                 };
-                let msg = Msg::SubmitModel { task: a.task, model_sha256, location: location.clone(), base_model };
-                let r = ctx.broadcast(vec![msg]).await?;
-                let (id, validators) = r
-                    .events
-                    .iter()
-                    .find_map(|e| match e {
-                        Event::ModelSubmitted { submission, validators, .. } => Some((*submission, validators.clone())),
-                        _ => None,
-                    })
-                    .unwrap_or_default();
+                let (id, validators) = submit_model(ctx, a.task, model_sha256, &location, base_model).await?;
                 ctx.print(
                     &serde_json::json!({"task": a.task, "submission": id, "model_sha256": hex::encode(model_sha256),
                                         "location": location, "validators": validators}),
@@ -164,7 +251,7 @@ pub fn run(ctx: &Ctx, cmd: ArenaCommand) -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::SUCCESS)
             }
             ArenaCommand::Reveal(a) => {
-                let (r, score) = reveal_score(ctx, a.task, a.submission).await?;
+                let (r, score) = reveal_score(ctx, a.task, a.submission, None).await?;
                 ctx.print_submitted(
                     &r,
                     &format!("score {score} for submission {} of task {} revealed", a.submission, a.task),
@@ -172,6 +259,7 @@ pub fn run(ctx: &Ctx, cmd: ArenaCommand) -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::SUCCESS)
             }
             ArenaCommand::Validate(a) => super::arena_validate::validate(ctx, &a).await,
+            ArenaCommand::Train(a) => super::arena_node::train(ctx, &a).await,
             ArenaCommand::Demo(_) => Err(anyhow!("the demo starts its devnet outside the async runtime")),
             ArenaCommand::Finalize(t) => {
                 let r = ctx.broadcast(vec![Msg::FinalizeTask { task: t.task }]).await?;

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, anyhow};
+use anyhow::Context;
 use sha2::{Digest, Sha256};
 use stratus_client::keys::{Backend, Secret, generate_mnemonic};
 use stratus_train::engine::Engine;
@@ -19,7 +19,7 @@ use stratus_types::arena::{ArenaRole, TaskSpec};
 use stratus_types::coin::Coin;
 use stratus_types::tx::Msg;
 
-use super::arena::{commit_score, create_task, reveal_score, rewards_view};
+use super::arena::{commit_score, create_task, reveal_score, rewards_view, submit_model};
 use crate::cmd::ctx::{Ctx, block_on, client_error, table};
 use crate::devnet::{Devnet, RuntimeChoice, TENANT};
 use crate::flags::{ArenaDemoArgs, Output};
@@ -112,14 +112,6 @@ pub fn corpus(bytes: usize) -> String {
         s.push_str(&line);
     }
     s
-}
-
-/// Trains the job's model (from its seed: the base model) for `steps` steps of random windows of
-/// `text` and returns the model file's bytes; 0 steps is the base model itself.
-fn train_model(job: &Job, text: &[u8], steps: u64, seed: u64) -> anyhow::Result<Vec<u8>> {
-    let mut engine = Engine::new(job)?;
-    engine.train_on_text(text, job.data.batch, steps, seed)?;
-    Ok(stratus_train::model_file::from_engine(&engine)?)
 }
 
 fn participant(home: &Path, node: &str, name: &str, output: Output) -> Ctx {
@@ -264,7 +256,7 @@ async fn round(
     std::fs::write(&train, &text.as_bytes()[..cut])?;
     std::fs::write(&validation, &text.as_bytes()[cut..])?;
     let job = Job::parse("the demo's job", &job_toml(&train, a.steps.max(4)))?;
-    let base = train_model(&job, &[], 0, 0)?;
+    let base = stratus_train::model_file::from_engine(&Engine::new(&job)?)?;
     let base_sha: [u8; 32] = Sha256::digest(&base).into();
     std::fs::write(dir.join("base.safetensors"), &base)?;
     let funds: Vec<Msg> =
@@ -336,26 +328,38 @@ async fn round(
         validators.0.push((v.to_string(), child));
     }
 
-    // [4] Training nodes train and submit.
-    let plan = [("node-0", a.steps, 1u64), ("node-1", a.steps / 4, 2), ("node-2", 0, 3)];
+    // [4] Training nodes train and submit: two run `stratus arena train` (as the training-node
+    // template does), the third submits the base model untouched.
+    let plan = [("node-0", a.steps, 1u64), ("node-1", a.steps / 4, 2)];
     for (n, steps, seed) in plan {
         let t = Instant::now();
-        let (job, text) = (job.clone(), text.as_bytes()[..cut].to_vec());
-        let bytes = tokio::task::spawn_blocking(move || train_model(&job, &text, steps, seed))
-            .await
-            .map_err(|e| anyhow!("training panicked: {e}"))??;
-        let path = dir.join(format!("{n}.safetensors"));
-        std::fs::write(&path, &bytes)?;
-        let model_sha256: [u8; 32] = Sha256::digest(&bytes).into();
-        let msg = Msg::SubmitModel { task, model_sha256, location: path.display().to_string(), base_model: base_sha };
-        who(n).broadcast(vec![msg]).await?;
-        let how = if steps == 0 {
-            "submits the base model untouched (the bad model)".to_string()
-        } else {
-            format!("trained {steps} steps in {:.1} s and submitted", t.elapsed().as_secs_f64())
-        };
-        eprintln!("[3/6] {n} {how}: {}", &hex::encode(model_sha256)[..12]);
+        let model = dir.join(format!("{n}.safetensors"));
+        let out = Command::new(exe)
+            .args(["--home", &ctx.home.display().to_string(), "--node", node, "--from", n, "--output", "json"])
+            .args(["arena", "train", "--task", &task.to_string(), "--steps", &steps.to_string()])
+            .args(["--seed", &seed.to_string(), "--batch", "16", "--lr", "0.004"])
+            .arg("--base")
+            .arg(dir.join("base.safetensors"))
+            .arg("--location")
+            .arg(&model)
+            .stdin(Stdio::null())
+            .stderr(std::fs::File::create(dir.join(format!("{n}.log")))?)
+            .output()
+            .context("starting a training node")?;
+        if !out.status.success() {
+            let log = std::fs::read_to_string(dir.join(format!("{n}.log"))).unwrap_or_default();
+            anyhow::bail!("training node {n} failed ({}):\n{log}", out.status);
+        }
+        let sha = hex::encode(Sha256::digest(std::fs::read(&model)?));
+        eprintln!(
+            "[3/6] {n} trained {steps} steps in {:.1} s and submitted: {}",
+            t.elapsed().as_secs_f64(),
+            &sha[..12]
+        );
     }
+    let location = dir.join("base.safetensors").display().to_string();
+    submit_model(&who("node-2"), task, base_sha, &location, base_sha).await?;
+    eprintln!("[3/6] node-2 submits the base model untouched (the bad model): {}", &hex::encode(base_sha)[..12]);
 
     // [5] The liar commits and reveals its made-up scores; the honest ones do it on their own.
     let record = tenant.client().arena_task(task).await.map_err(client_error)?;
@@ -371,7 +375,7 @@ async fn round(
     eprintln!("[4/6] scoring: val-0 and val-1 download, verify and score each model; {LIAR} commits made-up scores");
     wait_height(&tenant, t.commit_until, "the commit window closes").await?;
     for s in &mine {
-        reveal_score(&liar, task, *s).await?;
+        reveal_score(&liar, task, *s, None).await?;
     }
     wait_height(&tenant, t.reveal_until + 1, "the reveal window closes").await?;
     for (v, child) in &mut validators.0 {

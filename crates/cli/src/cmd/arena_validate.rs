@@ -2,7 +2,7 @@
 //! ledger (the task's record and the height), scores each submission assigned to it as soon as
 //! it appears — download, sha256, the task's rules, bits per byte on the validation set — and
 //! commits in the commit window and reveals in the reveal window. A restart loses nothing: what
-//! is committed is on the ledger and the salt is in the home. Scoring is the pure part
+//! is committed is on the ledger, scoring is deterministic and the salt is derived from the key. Scoring is the pure part
 //! ([`judge`]); the loop is the effects.
 
 use std::collections::BTreeMap;
@@ -105,6 +105,9 @@ pub async fn validate(ctx: &Ctx, a: &ArenaValidateArgs) -> anyhow::Result<ExitCo
         "validating task {} as {me}: submissions until height {}, commits until {}, reveals until {}",
         a.task, t.submit_until, t.commit_until, t.reveal_until
     );
+    let board = super::arena_status::StatusBoard::default();
+    board.patch(serde_json::json!({"role": "validator", "task": a.task, "validator": me, "phase": "watching"}));
+    super::arena_status::serve(a.status_listen.as_deref(), &board)?;
     let mut judged: BTreeMap<u32, Judgement> = BTreeMap::new();
     loop {
         let height = client.status().await.map_err(client_error)?.height;
@@ -127,7 +130,7 @@ pub async fn validate(ctx: &Ctx, a: &ArenaValidateArgs) -> anyhow::Result<ExitCo
                 }
             }
             if height >= t.commit_until && height < t.reveal_until && j.committed && !j.revealed {
-                match reveal_score(ctx, a.task, sub.id).await {
+                match reveal_score(ctx, a.task, sub.id, Some(j.score)).await {
                     Ok((r, score)) => {
                         eprintln!("  submission {}: score {score} revealed at height {}", sub.id, r.height.unwrap_or(0))
                     }
@@ -135,6 +138,18 @@ pub async fn validate(ctx: &Ctx, a: &ArenaValidateArgs) -> anyhow::Result<ExitCo
                 }
             }
         }
+        let phase = if height < t.submit_until {
+            "scoring submissions as they arrive"
+        } else if height < t.commit_until {
+            "committing"
+        } else {
+            "revealing"
+        };
+        let public: Vec<serde_json::Value> = judged
+            .values()
+            .map(|j| serde_json::json!({"submission": j.submission, "node": j.node, "committed": j.committed, "revealed": j.revealed}))
+            .collect();
+        board.patch(serde_json::json!({"phase": phase, "height": height, "submissions": public}));
         if height >= t.reveal_until {
             break;
         }
@@ -175,6 +190,9 @@ pub async fn validate(ctx: &Ctx, a: &ArenaValidateArgs) -> anyhow::Result<ExitCo
             table(&["submission", "training node", "score", "on the ledger"], &lines)
         )
     })?;
+    if a.stay {
+        return super::arena::finish_round_and_stay(ctx, a.task, a.poll_ms, &board).await;
+    }
     Ok(if missed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 

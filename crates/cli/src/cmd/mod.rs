@@ -2,6 +2,8 @@
 
 mod arena;
 mod arena_demo;
+mod arena_node;
+mod arena_status;
 mod arena_validate;
 mod bench;
 mod chart;

@@ -329,6 +329,14 @@ image = "python:*"
 image = "stratus/trainer*"
 command = ["{{stratus}}", "train"]
 network = "host"
+
+# The built-in arena participant: this binary's `arena train` (a training node) or `arena
+# validate` (a validator), the SDL's args saying which; host network to reach the node's API
+# and S3, sandboxed otherwise.
+[[runtime.images]]
+image = "stratus/arena*"
+command = ["{{stratus}}", "arena"]
+network = "host"
 "#,
         summary = p.summary,
         region = p.region,

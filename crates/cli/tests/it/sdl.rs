@@ -139,7 +139,7 @@ fn examples_are_valid() {
             args.push(path.to_string_lossy().into_owned());
         }
     }
-    assert!(args.len() >= 6, "hello, gpu-training, ray-cluster, shm-persistent");
+    assert!(args.len() >= 8, "hello, gpu-training, ray-cluster, shm-persistent, the two arena templates");
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
     let out = stratus(&refs);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
