@@ -453,6 +453,24 @@ pub enum ProviderCommand {
     List(ListArgs),
     /// Run the provider daemon: register, bid, run what it wins, get paid.
     Run(ProviderRun),
+    /// Measure this machine: per GPU matmul TFLOPS (fp32, fp16, bf16), memory and host↔device
+    /// bandwidth; the same for the CPU; /dev/shm; storage write/read throughput in the provider's
+    /// data directory; training tokens/s on the reference model. Without an NVIDIA driver (or a
+    /// CUDA build) the figures are the CPU's, labelled so.
+    Benchmark(ProviderBenchmark),
+}
+
+#[derive(Debug, Args)]
+pub struct ProviderBenchmark {
+    /// provider.toml: storage is measured in its data directory [default: the temp directory]
+    #[arg(long, conflicts_with = "provider")]
+    pub config: Option<PathBuf>,
+    /// A devnet provider in --home (h100, rtx4090, cpu, …) instead of --config.
+    #[arg(long)]
+    pub provider: Option<String>,
+    /// Seconds instead of a minute: smaller matrices, copies and files.
+    #[arg(long)]
+    pub quick: bool,
 }
 
 #[derive(Debug, Args)]

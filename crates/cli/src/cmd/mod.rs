@@ -6,6 +6,7 @@ mod arena_node;
 mod arena_status;
 mod arena_validate;
 mod bench;
+mod benchmark;
 mod chart;
 pub mod ctx;
 mod keys;

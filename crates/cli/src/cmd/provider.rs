@@ -54,6 +54,9 @@ pub fn provider(ctx: &Ctx, cmd: ProviderCommand) -> anyhow::Result<ExitCode> {
     if let ProviderCommand::Run(args) = &cmd {
         return run_daemon(ctx, &args.config);
     }
+    if let ProviderCommand::Benchmark(args) = &cmd {
+        return super::benchmark::benchmark(ctx, args);
+    }
     block_on(async {
         let client = ctx.client();
         match cmd {
@@ -87,7 +90,7 @@ pub fn provider(ctx: &Ctx, cmd: ProviderCommand) -> anyhow::Result<ExitCode> {
                 })?;
             }
             // Handled above, before a runtime exists.
-            ProviderCommand::Run(_) => {}
+            ProviderCommand::Run(_) | ProviderCommand::Benchmark(_) => {}
             ProviderCommand::List(args) => {
                 let page = client
                     .providers(&Filter { limit: Some(args.limit), ..Filter::default() })

@@ -1,6 +1,7 @@
 //! The `stratus` binary, run as users and scripts run it.
 
 mod arena;
+mod benchmark;
 mod container;
 mod crash;
 mod devnet;
