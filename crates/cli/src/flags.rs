@@ -362,6 +362,19 @@ pub enum LeaseCommand {
     Logs(LeaseLogs),
     /// What happened to the lease (manifest, deploy, replica exits and restarts).
     Events(LeaseEvents),
+    /// The lease's GPUs: temperature, power, utilisation, memory, clocks, ECC errors, throttling
+    /// and health, from its provider; with --follow, again every --interval-ms.
+    Metrics(LeaseMetricsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LeaseMetricsArgs {
+    #[command(flatten)]
+    pub lease: LeaseRef,
+    #[arg(long, short)]
+    pub follow: bool,
+    #[arg(long, default_value_t = 2000)]
+    pub interval_ms: u64,
 }
 
 #[derive(Debug, Args)]

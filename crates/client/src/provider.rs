@@ -189,6 +189,11 @@ impl ProviderClient {
         self.get(&format!("{}/status", Self::lease_path(lease)), Scope::Status, Some(lease.dseq)).await
     }
 
+    /// The lease's GPUs, now (temperature, power, utilisation, memory, clocks, ECC, health).
+    pub async fn lease_metrics(&self, lease: &LeaseId) -> Result<stratus_types::telemetry::LeaseMetrics, ClientError> {
+        self.get(&format!("{}/metrics", Self::lease_path(lease)), Scope::Status, Some(lease.dseq)).await
+    }
+
     /// The provider's decisions on `owner`'s orders of deployment `dseq`.
     pub async fn decisions(&self, owner: &Address, dseq: u64) -> Result<Vec<Decision>, ClientError> {
         self.get(&format!("/decisions/{owner}/{dseq}"), Scope::Decisions, Some(dseq)).await

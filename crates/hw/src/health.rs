@@ -3,32 +3,7 @@
 //! feed recorded NVML-shaped samples.
 
 use serde::{Deserialize, Serialize};
-
-/// One GPU's state as NVML reports it (units in the names).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct GpuSample {
-    pub index: u32,
-    /// Canonical model name (`h100`).
-    pub model: String,
-    pub uuid_sha256: String,
-    pub temperature_c: u32,
-    /// The driver's slowdown threshold, when it reports one.
-    pub slowdown_temperature_c: Option<u32>,
-    pub power_w: f64,
-    pub power_limit_w: Option<f64>,
-    pub utilization_pct: u32,
-    pub memory_used_bytes: u64,
-    pub memory_total_bytes: u64,
-    pub sm_clock_mhz: u32,
-    pub memory_clock_mhz: u32,
-    /// Volatile ECC error counts (since the driver loaded).
-    pub ecc_corrected: u64,
-    pub ecc_uncorrected: u64,
-    /// NVML's current clock-throttle reasons, snake_case (`hw_thermal_slowdown`, `sw_power_cap`).
-    pub throttle_reasons: Vec<String>,
-    /// XID error codes seen since the provider started watching.
-    pub xid_events: Vec<u64>,
-}
+pub use stratus_types::telemetry::GpuSample;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]

@@ -2,7 +2,6 @@
 //! serves), with each GPU labelled by the lease it serves. Pure: samples in, text out; a tenant's
 //! view is the same rendering over only its lease's GPUs.
 
-use std::collections::BTreeMap;
 use std::sync::atomic::AtomicU64;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -24,6 +23,7 @@ pub struct HostSample {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct GpuLabels {
+    node: String,
     gpu: String,
     model: String,
     uuid_sha256: String,
@@ -33,14 +33,17 @@ struct GpuLabels {
 
 type FloatGauge = Gauge<f64, AtomicU64>;
 
-/// The exposition text for `gpus` (with `lease_of` naming the lease each GPU index serves) and the
-/// host. `stratus_gpu_healthy` is 0 for a GPU [`problems`] would withdraw.
-pub fn render(
-    gpus: &[GpuSample],
-    lease_of: &BTreeMap<u32, String>,
-    host: &HostSample,
-    limits: &HealthLimits,
-) -> String {
+/// One GPU's series: the node it is in, the lease it serves (empty: none) and its sample.
+#[derive(Clone, Debug)]
+pub struct GpuSeries<'a> {
+    pub node: &'a str,
+    pub lease: String,
+    pub sample: &'a GpuSample,
+}
+
+/// The exposition text for `gpus` and the host. `stratus_gpu_healthy` is 0 for a GPU
+/// [`problems`] would withdraw.
+pub fn render(gpus: &[GpuSeries<'_>], host: &HostSample, limits: &HealthLimits) -> String {
     let mut registry = Registry::with_prefix("stratus");
     let mut family = |name: &str, help: &str| {
         let f = Family::<GpuLabels, FloatGauge>::default();
@@ -58,12 +61,14 @@ pub fn render(
     let throttled = family("gpu_throttled", "1 while the GPU's clocks are held down for heat");
     let xids = family("gpu_xid_events", "XID errors seen since the provider started");
     let healthy = family("gpu_healthy", "1 if the GPU takes new work, 0 if it is withdrawn");
-    for s in gpus {
+    for g in gpus {
+        let s = g.sample;
         let labels = GpuLabels {
+            node: g.node.to_string(),
             gpu: s.index.to_string(),
             model: s.model.clone(),
             uuid_sha256: s.uuid_sha256.clone(),
-            lease: lease_of.get(&s.index).cloned().unwrap_or_default(),
+            lease: g.lease.clone(),
         };
         let set = |f: &Family<GpuLabels, FloatGauge>, v: f64| {
             f.get_or_create(&labels).set(v);
@@ -109,10 +114,17 @@ mod tests {
     fn gpus_are_labelled_by_lease_and_the_text_parses_as_prometheus_exposition() {
         let gpus: Vec<GpuSample> =
             serde_json::from_str(include_str!("../tests/data/nvml-8xh100.json")).expect("recorded samples");
-        let leases: BTreeMap<u32, String> = [(0, "stratus1a/7/1/1/stratus1p".to_string())].into();
+        let series: Vec<GpuSeries<'_>> = gpus
+            .iter()
+            .map(|s| GpuSeries {
+                node: "node-1",
+                lease: if s.index == 0 { "stratus1a/7/1/1/stratus1p".into() } else { String::new() },
+                sample: s,
+            })
+            .collect();
         let host =
             HostSample { load1: 0.5, cpu_threads: 2, memory_total_bytes: 8 << 30, memory_available_bytes: 4 << 30 };
-        let text = render(&gpus, &leases, &host, &HealthLimits::default());
+        let text = render(&series, &host, &HealthLimits::default());
         // Every sample line is `name{labels} value` with a number; every family has HELP and TYPE.
         let mut names = std::collections::BTreeSet::new();
         for line in text.lines() {
@@ -129,7 +141,7 @@ mod tests {
             assert!(text.contains(&format!("# TYPE {n} gauge")), "{n} has a TYPE line");
         }
         assert!(text.ends_with("# EOF\n"));
-        assert!(text.contains(r#"stratus_gpu_temperature_celsius{gpu="2",model="h100""#));
+        assert!(text.contains(r#"stratus_gpu_temperature_celsius{node="node-1",gpu="2",model="h100""#), "{text}");
         assert!(text.contains(r#"lease="stratus1a/7/1/1/stratus1p"} 62"#), "gpu 0's lease: {text}");
         let health = |gpu: u32| {
             text.lines()

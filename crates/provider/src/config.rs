@@ -52,6 +52,54 @@ pub struct ProviderConfig {
     pub bidding: BiddingConfig,
     #[serde(default)]
     pub runtime: RuntimeConfig,
+    #[serde(default)]
+    pub telemetry: TelemetryConfig,
+}
+
+/// GPU telemetry (docs/benchmarks.md): where samples come from, when a GPU is withdrawn from new
+/// bids, and where the operator's Prometheus reads them.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TelemetryConfig {
+    /// How often the GPUs are sampled.
+    pub interval_ms: u64,
+    /// The inventory node whose GPUs the driver (NVML) reads: this machine [default: the first].
+    pub node: Option<String>,
+    /// Recorded NVML-shaped samples per node (`{"node": [sample, …]}`, relative to the config's
+    /// directory), read at every tick instead of the driver: a stand-in where no GPU exists (the
+    /// devnet's declared GPUs, tests). Named as such in every view.
+    pub replay: Option<PathBuf>,
+    /// Serve every GPU's figures (labelled by lease) and the host's as Prometheus text on plain
+    /// HTTP here. Keep it private (loopback, the operator's network): tenants see their own GPUs
+    /// through the gateway.
+    pub metrics_listen: Option<SocketAddr>,
+    /// A GPU at or over this temperature (or its own slowdown threshold) is withdrawn.
+    pub max_temperature_c: u32,
+    /// Uncorrectable ECC errors a GPU may have before it is withdrawn.
+    pub max_ecc_uncorrected: u64,
+}
+
+impl Default for TelemetryConfig {
+    fn default() -> Self {
+        let limits = stratus_hw::health::HealthLimits::default();
+        TelemetryConfig {
+            interval_ms: 5000,
+            node: None,
+            replay: None,
+            metrics_listen: None,
+            max_temperature_c: limits.max_temperature_c,
+            max_ecc_uncorrected: limits.max_ecc_uncorrected,
+        }
+    }
+}
+
+impl TelemetryConfig {
+    pub fn limits(&self) -> stratus_hw::health::HealthLimits {
+        stratus_hw::health::HealthLimits {
+            max_temperature_c: self.max_temperature_c,
+            max_ecc_uncorrected: self.max_ecc_uncorrected,
+        }
+    }
 }
 
 fn default_node() -> String {

@@ -22,5 +22,6 @@ pub mod market;
 pub mod params;
 pub mod placement;
 pub mod resources;
+pub mod telemetry;
 pub mod tx;
 pub mod units;

@@ -390,6 +390,7 @@ pub fn lease(ctx: &Ctx, cmd: LeaseCommand) -> anyhow::Result<ExitCode> {
             LeaseCommand::Status(args) => return crate::cmd::tenant::status(ctx, args).await,
             LeaseCommand::Logs(args) => return crate::cmd::tenant::logs(ctx, args).await,
             LeaseCommand::Events(args) => return crate::cmd::tenant::events(ctx, args).await,
+            LeaseCommand::Metrics(args) => return crate::cmd::tenant::metrics(ctx, args).await,
             LeaseCommand::List(args) => {
                 let filter = list_filter(ctx, &args, true)?;
                 let page = client.leases(&filter).await.map_err(client_error)?;

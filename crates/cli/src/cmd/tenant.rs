@@ -9,10 +9,10 @@ use stratus_client::provider::ProviderClient;
 use stratus_client::{ClientError, Filter};
 use stratus_types::address::Address;
 use stratus_types::gateway::{Decision, LeaseStatus, ProviderStatus, StreamFrame};
-use stratus_types::market::{DeploymentId, Lease, Provider};
+use stratus_types::market::{DeploymentId, Lease, LeaseId, Provider};
 
 use crate::cmd::ctx::{Ctx, Failed, client_error, table};
-use crate::flags::{LeaseEvents, LeaseLogs, LeaseRef, SendManifest};
+use crate::flags::{LeaseEvents, LeaseLogs, LeaseMetricsArgs, LeaseRef, SendManifest};
 
 /// Where `deploy create` keeps the SDL a deployment was made from (to send its manifest later).
 pub fn sdl_copy(ctx: &Ctx, owner: &Address, dseq: u64) -> PathBuf {
@@ -146,6 +146,60 @@ pub async fn logs(ctx: &Ctx, args: LeaseLogs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn render_metrics(lease: &LeaseId, m: &stratus_types::telemetry::LeaseMetrics) -> String {
+    let rows: Vec<Vec<String>> = m
+        .gpus
+        .iter()
+        .map(|g| {
+            let s = &g.sample;
+            vec![
+                format!("{}-{}", g.service, g.replica),
+                format!("{}/{}", g.node, s.index),
+                s.model.clone(),
+                format!("{} °C", s.temperature_c),
+                format!("{:.0} W", s.power_w),
+                format!("{}%", s.utilization_pct),
+                format!(
+                    "{:.1}/{:.1} GiB",
+                    s.memory_used_bytes as f64 / 1073741824.0,
+                    s.memory_total_bytes as f64 / 1073741824.0
+                ),
+                format!("{} MHz", s.sm_clock_mhz),
+                format!("{}", s.ecc_uncorrected),
+                if g.problems.is_empty() { "ok".into() } else { g.problems.join("; ") },
+            ]
+        })
+        .collect();
+    let mut out = format!("lease {lease}: {} GPU(s)", m.gpus.len());
+    if let Some(note) = &m.note {
+        out.push_str(&format!(" — {note}"));
+    }
+    out.push('\n');
+    out.push_str(&crate::cmd::ctx::table(
+        &["replica", "node/gpu", "model", "temp", "power", "util", "memory", "sm clock", "ecc (uncorr.)", "health"],
+        &rows,
+    ));
+    out
+}
+
+pub async fn metrics(ctx: &Ctx, args: LeaseMetricsArgs) -> anyhow::Result<ExitCode> {
+    let leases = active_leases(ctx, &args.lease).await?;
+    loop {
+        for lease in &leases {
+            let client = provider_client(ctx, &lease.id.provider).await?;
+            let m = client.lease_metrics(&lease.id).await.map_err(client_error)?;
+            match ctx.output {
+                crate::flags::Output::Json => println!("{}", serde_json::to_string(&m)?),
+                crate::flags::Output::Table => println!("{}", render_metrics(&lease.id, &m)),
+            }
+        }
+        if !args.follow {
+            return Ok(ExitCode::SUCCESS);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(args.interval_ms.max(200))).await;
+    }
 }
 
 pub async fn events(ctx: &Ctx, args: LeaseEvents) -> anyhow::Result<ExitCode> {

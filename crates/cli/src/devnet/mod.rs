@@ -287,7 +287,13 @@ pub struct RuntimeChoice {
     pub engine_socket: Option<String>,
 }
 
-fn provider_toml(p: &ProviderPlan, key: &str, node: &str, port: u16, runtime: &RuntimeChoice) -> String {
+fn provider_toml(
+    p: &ProviderPlan,
+    key: &str,
+    node: &str,
+    (port, metrics_port): (u16, u16),
+    runtime: &RuntimeChoice,
+) -> String {
     let engine = runtime.engine_socket.as_ref().map(|e| format!("engine_socket = \"{e}\"\n")).unwrap_or_default();
     format!(
         r#"# A simulated devnet provider written by `stratus up` ({summary}).
@@ -310,6 +316,13 @@ persistent = {persistent}
 bid_timeout_blocks = 300
 manifest_timeout_blocks = 120
 withdraw_period_blocks = 600
+
+# The declared GPUs have no driver: their telemetry is replayed from telemetry.json (healthy
+# figures `stratus up` wrote; edit it to see a GPU withdrawn). Prometheus text at /metrics.
+[telemetry]
+replay = "telemetry.json"
+interval_ms = 1000
+metrics_listen = "127.0.0.1:{metrics_port}"
 
 [runtime]
 kind = "{kind}"
@@ -348,6 +361,36 @@ network = "host"
         last = p.ports.1,
         kind = runtime.kind,
     )
+}
+
+/// Healthy, idle figures for every declared GPU of the provider whose config is at `config`, in
+/// the `[telemetry] replay` file beside it: what its dashboards show in place of a driver.
+fn write_replayed_telemetry(config: &Path) -> anyhow::Result<()> {
+    let loaded = stratus_provider::config::ProviderConfig::load(config)?;
+    let mut nodes = serde_json::Map::new();
+    for n in &loaded.cluster.nodes {
+        let samples: Vec<serde_json::Value> = n
+            .gpus
+            .iter()
+            .enumerate()
+            .map(|(i, g)| {
+                let uuid = format!("GPU-devnet-{}-{i}", n.name);
+                serde_json::json!({
+                    "index": i, "model": g.model,
+                    "uuid_sha256": hex::encode(<sha2::Sha256 as sha2::Digest>::digest(uuid.as_bytes())),
+                    "temperature_c": 34 + i, "slowdown_temperature_c": 90, "power_w": 61.5,
+                    "power_limit_w": 700.0, "utilization_pct": 0, "memory_used_bytes": 0,
+                    "memory_total_bytes": u64::from(g.ram_gi) << 30, "sm_clock_mhz": 345,
+                    "memory_clock_mhz": 2619, "ecc_corrected": 0, "ecc_uncorrected": 0,
+                    "throttle_reasons": ["gpu_idle"], "xid_events": []
+                })
+            })
+            .collect();
+        nodes.insert(n.name.clone(), serde_json::Value::Array(samples));
+    }
+    let path = config.with_file_name("telemetry.json");
+    fs::write(&path, serde_json::to_vec_pretty(&nodes)?).with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
 }
 
 fn free_port() -> anyhow::Result<u16> {
@@ -442,7 +485,9 @@ impl Devnet {
             let dir = PathBuf::from("providers").join(p.name);
             fs::create_dir_all(home.join(&dir))?;
             let config = dir.join("provider.toml");
-            fs::write(home.join(&config), provider_toml(&p, &key, &node, free_port()?, runtime))?;
+            let ports = (free_port()?, free_port()?);
+            fs::write(home.join(&config), provider_toml(&p, &key, &node, ports, runtime))?;
+            write_replayed_telemetry(&home.join(&config))?;
             providers.push(DevnetProvider {
                 name: p.name.into(),
                 address: address_of(&key),

@@ -9,6 +9,7 @@ mod isolation;
 mod journey;
 mod provider;
 mod sdl;
+mod telemetry;
 mod train;
 mod train_up;
 mod up;

@@ -45,6 +45,7 @@ pub struct State {
     pub height: u64,
     pub last_withdraw: u64,
     pub audits: Vec<AuditedAttributes>,
+    pub telemetry: crate::effects::telemetry::TelemetrySnapshot,
 }
 
 pub struct Provider {
@@ -653,6 +654,7 @@ pub async fn run(
             height: status.height,
             last_withdraw: status.height,
             audits: Vec::new(),
+            telemetry: Default::default(),
         }),
         address,
         key,
@@ -682,6 +684,11 @@ pub async fn run(
         ..stratus_http::Limits::default()
     };
     let gateway = tokio::spawn(stratus_http::serve(tls, router, limits, std::future::pending()));
+    let telemetry = tokio::spawn(crate::effects::telemetry::watch(Arc::clone(&provider)));
+    if let Some(addr) = provider.cfg.raw.telemetry.metrics_listen {
+        let bound = crate::effects::telemetry::serve_metrics(Arc::clone(&provider), addr).await?;
+        tracing::info!(%bound, "GPU and host metrics (Prometheus) at /metrics");
+    }
     on_ready(&Started { provider: Arc::clone(&provider), gateway: gateway_addr });
     tracing::info!(address = %provider.address, gateway = %gateway_addr, "provider running");
 
@@ -691,12 +698,14 @@ pub async fn run(
         () = shutdown => {}
         r = &mut follow => {
             gateway.abort();
+            telemetry.abort();
             return r.map_err(|e| anyhow!("{e}"))?;
         }
     }
     // Several providers may share a runtime (`stratus up`): stop this one's tasks.
     follow.abort();
     gateway.abort();
+    telemetry.abort();
     Ok(())
 }
 

@@ -50,6 +50,7 @@ pub fn router(p: P) -> Router {
         .route("/lease/{owner}/{dseq}/{gseq}/{oseq}/status", get(lease_status))
         .route("/lease/{owner}/{dseq}/{gseq}/{oseq}/service/{name}/status", get(service_status))
         .route("/lease/{owner}/{dseq}/{gseq}/{oseq}/logs", get(logs))
+        .route("/lease/{owner}/{dseq}/{gseq}/{oseq}/metrics", get(lease_metrics))
         .route("/lease/{owner}/{dseq}/{gseq}/{oseq}/events", get(events))
         .route("/decisions/{owner}/{dseq}", get(decisions))
         .fallback(|| async { err(StatusCode::NOT_FOUND, "no such endpoint") })
@@ -144,6 +145,19 @@ async fn lease_status(
     tokio::task::spawn_blocking(move || pp.lease_status(&lease))
         .await
         .map_err(|e| err(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .map(axum::Json)
+        .ok_or_else(|| err(StatusCode::NOT_FOUND, format!("no lease {id} here")))
+}
+
+/// The lease's own GPUs, now (no other lease's, no host figures).
+async fn lease_metrics(
+    State(p): State<P>,
+    Path((owner, dseq, gseq, oseq)): Path<(String, u64, u32, u32)>,
+    headers: HeaderMap,
+) -> R<axum::Json<stratus_types::telemetry::LeaseMetrics>> {
+    let id = lease_id(&p, &owner, dseq, gseq, oseq)?;
+    authorize(&p, &headers, Scope::Status, &id.owner, dseq)?;
+    crate::effects::telemetry::lease_metrics(&p, &id)
         .map(axum::Json)
         .ok_or_else(|| err(StatusCode::NOT_FOUND, format!("no lease {id} here")))
 }

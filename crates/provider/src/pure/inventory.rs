@@ -169,6 +169,9 @@ struct NodeState {
     memory_free: u64,
     ephemeral_free: u64,
     gpu_free: Vec<bool>,
+    /// Why a GPU is withdrawn from new work (telemetry's health rules), when it is. A withdrawn
+    /// GPU keeps serving the lease it has; it is only not offered again.
+    gpu_withdrawn: Vec<Option<String>>,
 }
 
 impl NodeState {
@@ -181,6 +184,7 @@ impl NodeState {
         let mut out: BTreeMap<GpuDevice, Vec<usize>> = BTreeMap::new();
         for (i, dev) in self.spec.gpus.iter().enumerate() {
             let ok = self.gpu_free[i]
+                && self.gpu_withdrawn[i].is_none()
                 && locked.is_none_or(|l| l == dev)
                 && (d.filters.is_empty() || d.filters.iter().any(|f| f.accepts(dev)));
             if ok {
@@ -281,10 +285,22 @@ impl Inventory {
                 memory_free: n.memory,
                 ephemeral_free: n.ephemeral,
                 gpu_free: vec![true; n.gpus.len()],
+                gpu_withdrawn: vec![None; n.gpus.len()],
             })
             .collect();
         let pools = spec.persistent.iter().map(|(c, b)| (c.clone(), (*b, *b))).collect();
         Inventory { nodes, pools, ram: spec.ram, reservations: BTreeMap::new() }
+    }
+
+    /// Sets which GPUs of `node` are withdrawn from new work, with why (by index into the node's
+    /// GPUs; the others are offered again). Unknown nodes and indices are ignored: telemetry may
+    /// see GPUs the config does not declare.
+    pub fn set_withdrawn(&mut self, node: &str, reasons: &BTreeMap<usize, String>) {
+        if let Some(n) = self.nodes.iter_mut().find(|n| n.spec.name == node) {
+            for (i, w) in n.gpu_withdrawn.iter_mut().enumerate() {
+                *w = reasons.get(&i).cloned();
+            }
+        }
     }
 
     pub fn reservations(&self) -> impl Iterator<Item = &Reservation> {
@@ -512,7 +528,20 @@ impl Inventory {
             })
             .max_by(|a, b| a.0.total_cmp(&b.0))
             .map_or_else(|| "the provider has no nodes".to_string(), |b| b.1);
-        format!("{total} replica(s) of {need} each; {placed} placed, then none fits (best: {best})")
+        let withdrawn: Vec<String> = if d.gpus > 0 {
+            nodes
+                .iter()
+                .flat_map(|n| n.gpu_withdrawn.iter().flatten().map(move |why| format!("{}: {why}", n.spec.name)))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let withdrawn = if withdrawn.is_empty() {
+            String::new()
+        } else {
+            format!("; withdrawn from new work: {}", withdrawn.join("; "))
+        };
+        format!("{total} replica(s) of {need} each; {placed} placed, then none fits (best: {best}){withdrawn}")
     }
 
     /// Totals and, per GPU kind, free units and the largest replica one node can still take.
@@ -538,7 +567,7 @@ impl Inventory {
                     ..GpuAvailability::default()
                 });
                 a.total += 1;
-                if n.gpu_free[i] {
+                if n.gpu_free[i] && n.gpu_withdrawn[i].is_none() {
                     a.free += 1;
                     *free_here.entry(g).or_default() += 1;
                 }

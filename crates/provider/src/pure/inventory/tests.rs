@@ -167,3 +167,17 @@ fn best_fit_keeps_cpu_work_off_gpu_nodes_where_first_fit_strands_gpus() {
     assert_eq!(run(Strategy::FirstFit), (true, false), "first-fit puts the CPU job on GPU node a");
     assert_eq!(run(Strategy::BestFit), (true, true));
 }
+
+#[test]
+fn a_withdrawn_gpu_is_not_offered_and_the_refusal_says_why_until_it_is_healthy_again() {
+    let mut inv = cluster(vec![gpu_node("a", "h100", 4, 64)]);
+    let hot: BTreeMap<usize, String> = [(2, "gpu 2 (h100): 91 °C, at or over its 87 °C limit".to_string())].into();
+    inv.set_withdrawn("a", &hot);
+    assert_eq!(inv.status().gpus[0].free, 3, "a withdrawn GPU is not free");
+    let err = inv.reserve(&order(1), &job(1, 4, "h100", 8), Strategy::BestFit).unwrap_err().to_string();
+    assert!(err.contains("withdrawn from new work: a: gpu 2 (h100): 91 °C"), "{err}");
+    let three = inv.reserve(&order(2), &job(1, 3, "h100", 8), Strategy::BestFit).unwrap();
+    assert_eq!(three.replicas[0].gpus, vec![0, 1, 3], "the other three are offered");
+    inv.set_withdrawn("a", &BTreeMap::new());
+    assert_eq!(inv.status().gpus[0].free, 1, "healthy again: offered again");
+}
