@@ -175,6 +175,30 @@ impl NodeClient {
         Ok(page.items)
     }
 
+    /// Every published benchmark record, optionally of one GPU model (all pages).
+    pub async fn benchmarks(
+        &self,
+        gpu: Option<&str>,
+    ) -> Result<Vec<stratus_types::benchmark::BenchmarkRecord>, ClientError> {
+        let mut out = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let mut q = vec![("limit", "1000".to_string())];
+            if let Some(g) = gpu {
+                q.push(("gpu", g.to_string()));
+            }
+            if let Some(a) = &after {
+                q.push(("after", a.clone()));
+            }
+            let page: Page<stratus_types::benchmark::BenchmarkRecord> = self.get("/benchmarks", &q).await?;
+            out.extend(page.items);
+            match page.next {
+                Some(next) => after = Some(next),
+                None => return Ok(out),
+            }
+        }
+    }
+
     /// An arena task and everything the ledger holds about it.
     pub async fn arena_task(&self, id: u64) -> Result<stratus_types::arena::TaskRecord, ClientError> {
         self.get(&format!("/arena/tasks/{id}"), &[]).await

@@ -248,6 +248,7 @@ fn apply_msg(ex: &mut Exec<'_>, signer: Address, msg: &Msg) -> Result<()> {
         Msg::CreateProvider { host_uri, attributes, info } => ex.create_provider(signer, host_uri, attributes, info),
         Msg::UpdateProvider { host_uri, attributes, info } => ex.update_provider(signer, host_uri, attributes, info),
         Msg::SignProviderAttributes { provider, attributes } => ex.sign_attributes(signer, *provider, attributes),
+        Msg::PublishBenchmark { figures } => ex.publish_benchmark(signer, figures),
         Msg::DeleteProviderAttributes { provider, keys } => ex.delete_attributes(signer, *provider, keys),
         Msg::CreateTask { spec } => ex.create_task(signer, spec).map(|_| ()),
         Msg::ArenaStake { task, role, amount, commission_bps } => {

@@ -89,6 +89,8 @@ pub enum LedgerError {
     BadHostUri(String),
     #[error("invalid attributes: {0}")]
     BadAttributes(String),
+    #[error("invalid benchmark record: {0}")]
+    BadBenchmark(String),
 
     // Authorization.
     #[error("only {expected} may do this, not {got}")]

@@ -20,6 +20,8 @@ pub const BID: &[u8] = b"bid/";
 pub const LEASE: &[u8] = b"lse/";
 pub const PROVIDER: &[u8] = b"prv/";
 pub const AUDIT: &[u8] = b"aud/";
+/// Benchmark records: provider, then GPU model.
+pub const BENCHMARK: &[u8] = b"bmk/";
 pub const ESCROW: &[u8] = b"esc/";
 pub const PAYMENT: &[u8] = b"pay/";
 /// Open bids by expiry height.
@@ -134,6 +136,14 @@ pub fn provider(addr: &Address) -> Vec<u8> {
 
 pub fn audit(provider: &Address, auditor: &Address) -> Vec<u8> {
     key(AUDIT, &[&provider.0, &auditor.0])
+}
+
+pub fn benchmark(provider: &Address, gpu_model: &str) -> Vec<u8> {
+    key(BENCHMARK, &[&provider.0, gpu_model.as_bytes()])
+}
+
+pub fn benchmarks_of(provider: &Address) -> Vec<u8> {
+    key(BENCHMARK, &[&provider.0])
 }
 
 pub fn audits_of(provider: &Address) -> Vec<u8> {

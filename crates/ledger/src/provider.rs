@@ -2,6 +2,7 @@
 
 use stratus_types::address::Address;
 use stratus_types::attributes::{Attribute, validate_attributes, validate_provider_attributes};
+use stratus_types::benchmark::{BenchmarkFigures, BenchmarkRecord};
 use stratus_types::event::Event;
 use stratus_types::market::{AuditedAttributes, Provider, ProviderInfo};
 
@@ -98,6 +99,19 @@ impl Exec<'_> {
         record.attributes.sort();
         self.st.put(key, &record);
         self.emit(Event::AttributesSigned { provider, auditor });
+        Ok(())
+    }
+
+    /// A registered provider publishes its figures for one GPU model (replacing its earlier
+    /// record for that model). The signer is the provider: nobody publishes for another.
+    pub fn publish_benchmark(&mut self, provider: Address, figures: &BenchmarkFigures) -> Result<()> {
+        if self.provider_record(&provider)?.is_none() {
+            return Err(LedgerError::ProviderNotFound(provider));
+        }
+        stratus_types::benchmark::validate(figures).map_err(LedgerError::BadBenchmark)?;
+        let record = BenchmarkRecord { provider, figures: figures.clone(), height: self.height };
+        self.st.put(keys::benchmark(&provider, &figures.gpu_model), &record);
+        self.emit(Event::BenchmarkPublished { provider, gpu_model: figures.gpu_model.clone() });
         Ok(())
     }
 

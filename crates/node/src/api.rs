@@ -103,6 +103,7 @@ pub fn routes() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)> {
         ("get", "/providers", get(providers)),
         ("get", "/providers/{address}", get(provider)),
         ("get", "/audits", get(audits)),
+        ("get", "/benchmarks", get(benchmarks)),
         ("get", "/arena/tasks/{id}", get(arena_task)),
         ("get", "/events", get(crate::events::stream)),
         ("post", "/faucet", post(faucet)),
@@ -244,6 +245,7 @@ list_handler!(
 );
 list_handler!(providers, query::providers, stratus_types::market::Provider, [], &[]);
 list_handler!(audits, query::audits, stratus_types::market::AuditedAttributes, ["provider", "auditor"], &[]);
+list_handler!(benchmarks, query::benchmarks, stratus_types::benchmark::BenchmarkRecord, ["provider", "gpu"], &[]);
 
 async fn deployment(
     State(app): State<AppState>,

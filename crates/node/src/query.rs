@@ -55,6 +55,8 @@ pub struct ListParams {
     pub provider: Option<Address>,
     pub auditor: Option<Address>,
     pub state: Option<String>,
+    /// A canonical GPU model (benchmarks).
+    pub gpu: Option<String>,
     pub limit: usize,
     pub after: Option<Vec<u8>>,
 }
@@ -99,6 +101,7 @@ impl ListParams {
                 "dseq" => p.dseq = Some(parse(name, value)?),
                 "provider" => p.provider = Some(parse(name, value)?),
                 "auditor" => p.auditor = Some(parse(name, value)?),
+                "gpu" => p.gpu = Some(stratus_types::gpu::canonical_model(value)),
                 "state" => {
                     if !states.contains(&value.as_str()) {
                         return Err(QueryError::BadRequest(format!(
@@ -274,6 +277,21 @@ pub fn audits(snap: &Snapshot, p: &ListParams) -> Result<Page<AuditedAttributes>
     page(snap, &prefix, p, |k, v| {
         let a: AuditedAttributes = decode(k, v)?;
         Ok(p.auditor.as_ref().is_none_or(|au| au == &a.auditor).then_some(a))
+    })
+}
+
+/// Published benchmark records, by provider then GPU model; `gpu` in any spelling.
+pub fn benchmarks(
+    snap: &Snapshot,
+    p: &ListParams,
+) -> Result<Page<stratus_types::benchmark::BenchmarkRecord>, QueryError> {
+    let prefix = match &p.provider {
+        Some(pr) => keys::benchmarks_of(pr),
+        None => keys::BENCHMARK.to_vec(),
+    };
+    page(snap, &prefix, p, |k, v| {
+        let r: stratus_types::benchmark::BenchmarkRecord = decode(k, v)?;
+        Ok(p.gpu.as_ref().is_none_or(|g| g == &r.figures.gpu_model).then_some(r))
     })
 }
 

@@ -33,9 +33,55 @@ impl Attribute {
         Attribute { key: key.into(), value: value.into() }
     }
 
-    /// `self` is a requirement; true when `have` satisfies it (glob on the key, exact value).
+    /// `self` is a requirement; true when `have` satisfies it: glob on the key, and the exact value
+    /// — or, for a value `>=N` (`>`, `<=`, `<` alike), a provider value that is a number so
+    /// compared with N (`benchmark/h100/tflops-bf16: ">=700"`: a measured minimum). Numbers are
+    /// non-negative decimals compared exactly (`Dec`), so every node decides alike.
     pub fn matched_by(&self, have: &Attribute) -> bool {
-        self.value == have.value && glob_match(&self.key, &have.key)
+        let value_ok = match numeric_bound(&self.value) {
+            Some((op, bound)) => have.value.trim().parse::<crate::dec::Dec>().is_ok_and(|v| op.holds(v, bound)),
+            None => self.value == have.value,
+        };
+        value_ok && glob_match(&self.key, &have.key)
+    }
+}
+
+/// A comparison in a requirement's value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Bound {
+    AtLeast,
+    Above,
+    AtMost,
+    Below,
+}
+
+impl Bound {
+    fn holds(self, v: crate::dec::Dec, bound: crate::dec::Dec) -> bool {
+        match self {
+            Bound::AtLeast => v >= bound,
+            Bound::Above => v > bound,
+            Bound::AtMost => v <= bound,
+            Bound::Below => v < bound,
+        }
+    }
+}
+
+/// `>=N`, `>N`, `<=N`, `<N` with N a non-negative decimal; anything else is an exact value.
+pub fn numeric_bound(value: &str) -> Option<(Bound, crate::dec::Dec)> {
+    let (op, rest) = [(">=", Bound::AtLeast), ("<=", Bound::AtMost), (">", Bound::Above), ("<", Bound::Below)]
+        .into_iter()
+        .find_map(|(prefix, op)| value.strip_prefix(prefix).map(|rest| (op, rest)))?;
+    Some((op, rest.trim().parse().ok()?))
+}
+
+impl Attribute {
+    /// `key=value`, or `key>=N` for a numeric bound.
+    pub fn describe(&self) -> String {
+        if numeric_bound(&self.value).is_some() {
+            format!("{}{}", self.key, self.value)
+        } else {
+            format!("{}={}", self.key, self.value)
+        }
     }
 }
 
@@ -267,6 +313,25 @@ fn get_esc(chunk: &[u8]) -> Option<(u8, &[u8])> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_numeric_bound_compares_measured_values_and_anything_else_is_exact() {
+        let req = Attribute::new("benchmark/h100/tflops-bf16", ">=700");
+        assert!(req.matched_by(&Attribute::new("benchmark/h100/tflops-bf16", "712.5")));
+        assert!(req.matched_by(&Attribute::new("benchmark/h100/tflops-bf16", "700")));
+        assert!(!req.matched_by(&Attribute::new("benchmark/h100/tflops-bf16", "699.999")));
+        assert!(!req.matched_by(&Attribute::new("benchmark/h100/tflops-bf16", "fast")), "not a number");
+        assert!(!req.matched_by(&Attribute::new("benchmark/a100/tflops-bf16", "900")), "another key");
+        let glob = Attribute::new("benchmark/*/tflops-bf16", ">0.5");
+        assert!(glob.matched_by(&Attribute::new("benchmark/a100/tflops-bf16", "0.6")));
+        assert!(!glob.matched_by(&Attribute::new("benchmark/a100/tflops-bf16", "0.5")));
+        assert!(Attribute::new("k", "<=2").matched_by(&Attribute::new("k", "2")));
+        assert!(!Attribute::new("k", "<2").matched_by(&Attribute::new("k", "2")));
+        // Not a bound: the value is compared as it is.
+        assert!(Attribute::new("k", ">=fast").matched_by(&Attribute::new("k", ">=fast")));
+        assert_eq!(req.describe(), "benchmark/h100/tflops-bf16>=700");
+        assert_eq!(Attribute::new("region", "eu").describe(), "region=eu");
+    }
 
     #[test]
     fn keys_follow_akash_pattern() {

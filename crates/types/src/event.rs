@@ -105,6 +105,10 @@ pub enum Event {
         provider: Address,
         auditor: Address,
     },
+    BenchmarkPublished {
+        provider: Address,
+        gpu_model: String,
+    },
     /// Every group of a gang deployment is leased: all its leases pay from this block on.
     GangFormed {
         id: DeploymentId,
@@ -184,6 +188,7 @@ impl Event {
             Event::ProviderCreated { .. } => "provider_created",
             Event::ProviderUpdated { .. } => "provider_updated",
             Event::AttributesSigned { .. } => "attributes_signed",
+            Event::BenchmarkPublished { .. } => "benchmark_published",
             Event::AttributesDeleted { .. } => "attributes_deleted",
             Event::GangFormed { .. } => "gang_formed",
             Event::TaskCreated { .. } => "task_created",
@@ -219,6 +224,7 @@ impl Event {
         "provider_updated",
         "attributes_signed",
         "attributes_deleted",
+        "benchmark_published",
         "gang_formed",
         "task_created",
         "arena_staked",
@@ -259,7 +265,8 @@ impl Event {
             | Event::ProviderCreated { .. }
             | Event::ProviderUpdated { .. }
             | Event::AttributesSigned { .. }
-            | Event::AttributesDeleted { .. } => None,
+            | Event::AttributesDeleted { .. }
+            | Event::BenchmarkPublished { .. } => None,
         }
     }
 
@@ -273,6 +280,7 @@ impl Event {
             Event::PaymentSettled { lease, .. } | Event::LeaseWithdrawn { lease, .. } => Some(lease.provider),
             Event::ProviderCreated { owner } | Event::ProviderUpdated { owner } => Some(*owner),
             Event::AttributesSigned { provider, .. } | Event::AttributesDeleted { provider, .. } => Some(*provider),
+            Event::BenchmarkPublished { provider, .. } => Some(*provider),
             _ => None,
         }
     }

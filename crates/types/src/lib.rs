@@ -9,6 +9,7 @@ pub mod api;
 pub mod arena;
 pub mod attributes;
 pub mod auth;
+pub mod benchmark;
 pub mod block;
 pub mod coin;
 pub mod dec;

@@ -34,7 +34,9 @@ pub enum Mismatch {
 impl fmt::Display for Mismatch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Mismatch::Attribute { key, value } => write!(f, "needs attribute {key}={value}"),
+            Mismatch::Attribute { key, value } => {
+                write!(f, "needs attribute {}", Attribute::new(key.clone(), value.clone()).describe())
+            }
             Mismatch::NotSignedByAll { auditor, attributes } => {
                 write!(f, "needs {} signed by auditor {auditor}", what_signed(attributes))
             }
@@ -51,7 +53,7 @@ impl fmt::Display for Mismatch {
 }
 
 fn pairs(attributes: &[Attribute]) -> Vec<String> {
-    attributes.iter().map(|a| format!("{}={}", a.key, a.value)).collect()
+    attributes.iter().map(Attribute::describe).collect()
 }
 
 /// `host=akash` or `its attributes` (a bare `signedBy` wants any signature).

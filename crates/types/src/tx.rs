@@ -103,6 +103,10 @@ pub enum Msg {
         provider: Address,
         keys: Vec<String>,
     },
+    /// A provider publishes what it measured (replacing its earlier record for that GPU model).
+    PublishBenchmark {
+        figures: crate::benchmark::BenchmarkFigures,
+    },
     /// Arena: a task with its reward pool, escrowed from the creator.
     CreateTask {
         spec: crate::arena::TaskSpec,
@@ -183,6 +187,7 @@ impl Msg {
             Msg::UpdateProvider { .. } => "update_provider",
             Msg::SignProviderAttributes { .. } => "sign_provider_attributes",
             Msg::DeleteProviderAttributes { .. } => "delete_provider_attributes",
+            Msg::PublishBenchmark { .. } => "publish_benchmark",
             Msg::CreateTask { .. } => "create_task",
             Msg::ArenaStake { .. } => "arena_stake",
             Msg::ArenaSetCommission { .. } => "arena_set_commission",

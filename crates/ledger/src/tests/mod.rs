@@ -493,6 +493,44 @@ fn audited_attributes_satisfy_signed_by() {
 }
 
 #[test]
+fn a_provider_publishes_its_benchmark_and_placement_can_require_an_audited_minimum() {
+    use stratus_types::benchmark::{BenchmarkFigures, BenchmarkRecord, attributes};
+    let mut w = world();
+    let figures =
+        BenchmarkFigures { gpu_model: "h100".into(), gpus: 8, tflops_bf16_milli: 712_345, ..Default::default() };
+    let publish = |f: &BenchmarkFigures| Msg::PublishBenchmark { figures: f.clone() };
+    // Only a registered provider publishes, and only well-formed figures; nothing is stored else.
+    assert!(w.chain.run(w.tenant.tx(vec![publish(&figures)])).is_some_and(|e| e.contains("not a registered provider")));
+    let bad = BenchmarkFigures { gpu_model: "H100".into(), ..figures.clone() };
+    assert!(w.chain.run(w.p1.tx(vec![publish(&bad)])).is_some_and(|e| e.contains("invalid benchmark record")));
+    assert_eq!(w.chain.get::<BenchmarkRecord>(&crate::keys::benchmark(&w.p1.address, "H100")), None);
+    assert_eq!(w.chain.run(w.p1.tx(vec![publish(&figures)])), None);
+    let stored: BenchmarkRecord = w.chain.get(&crate::keys::benchmark(&w.p1.address, "h100")).expect("stored");
+    assert_eq!((stored.provider, stored.figures.tflops_bf16_milli), (w.p1.address, 712_345));
+    // A new record for the same model replaces the old one.
+    let newer = BenchmarkFigures { tflops_bf16_milli: 650_000, ..figures.clone() };
+    assert_eq!(w.chain.run(w.p1.tx(vec![publish(&newer)])), None);
+    let stored: BenchmarkRecord = w.chain.get(&crate::keys::benchmark(&w.p1.address, "h100")).expect("stored");
+    assert_eq!(stored.figures.tflops_bf16_milli, 650_000);
+
+    // An order asking for at least 700 bf16 TFLOPS, vouched for by the auditor.
+    let mut spec = group("g", 100, 1, None);
+    spec.requirements.attributes = vec![Attribute::new("benchmark/h100/tflops-bf16", ">=700")];
+    spec.requirements.signed_by = SignedBy { all_of: None, any_of: Some(vec![w.auditor.address.to_string()]) };
+    assert_eq!(deploy(&mut w, 1, vec![spec], DEPOSIT), None);
+    let order = order_id(&w, 1);
+    let p1 = w.p1.address;
+    let sign = |f: &BenchmarkFigures| Msg::SignProviderAttributes { provider: p1, attributes: attributes(f) };
+    let low = sign(&newer);
+    assert_eq!(w.chain.run(w.auditor.tx(vec![low])), None);
+    let refused = w.chain.run(w.p1.tx(vec![bid_msg(&order, 50)]));
+    assert!(refused.as_deref().is_some_and(|e| e.contains("benchmark/h100/tflops-bf16>=700")), "{refused:?}");
+    let high = sign(&figures);
+    assert_eq!(w.chain.run(w.auditor.tx(vec![high])), None);
+    assert_eq!(w.chain.run(w.p1.tx(vec![bid_msg(&order, 50)])), None, "712.345 ≥ 700, audited");
+}
+
+#[test]
 fn a_foreign_auditor_in_signed_by_is_satisfied_by_its_stand_in() {
     let akash_auditor = "akash1365yvmc4s7awdyj3n2sav7xfx76adc6dnmlx63";
     let stand_in = Actor::new("auditor").address;
