@@ -75,9 +75,12 @@ pub enum Command {
     /// Bid on an order, or withdraw a bid (providers).
     #[command(subcommand)]
     Bid(BidCommand),
-    /// Sign or delete provider attributes (auditors).
+    /// Sign or delete provider attributes (auditors); verify a provider's benchmark.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Published benchmark records: provider, GPU, figures, height, attested by; --chart draws
+    /// bf16 throughput by GPU model across providers.
+    Benchmarks(BenchmarksArgs),
     /// Send coins.
     Send(SendArgs),
     /// Get coins from a devnet's faucet.
@@ -484,6 +487,14 @@ pub struct ProviderBenchmark {
     /// Seconds instead of a minute: smaller matrices, copies and files.
     #[arg(long)]
     pub quick: bool,
+    /// Put the figures on the ledger (one record per GPU model, or `cpu`), signed by --from
+    /// [default with --provider or --config: the provider's key].
+    #[arg(long)]
+    pub publish: bool,
+    /// Then serve the record as JSON at GET / on this address until stopped (what an auditor's
+    /// lease runs: the `stratus/bench` image).
+    #[arg(long, hide = true)]
+    pub serve: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -547,6 +558,35 @@ pub enum AuditCommand {
     Delete(AuditDelete),
     /// Attributes auditors signed for a provider.
     List(ProviderShow),
+    /// Rerun a provider's published benchmark as a lease on it (through the market, paid by
+    /// --from) and sign its figures as `benchmark/<gpu>/…` attributes only if they agree within
+    /// --tolerance-pct.
+    Benchmark(AuditBenchmark),
+}
+
+#[derive(Debug, Args)]
+pub struct AuditBenchmark {
+    /// The provider (address or key name).
+    pub provider: String,
+    /// Which of its records: a GPU model [default: cpu, the record of a host without a GPU]
+    #[arg(long)]
+    pub gpu: Option<String>,
+    /// How far (percent of the published figure) the auditor's own figures may be.
+    #[arg(long, default_value_t = 25)]
+    pub tolerance_pct: u32,
+    /// Give up waiting for the lease's record after this many seconds.
+    #[arg(long, default_value_t = 300)]
+    pub timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchmarksArgs {
+    /// Only this GPU model (any spelling), or `cpu`.
+    #[arg(long)]
+    pub gpu: Option<String>,
+    /// Draw bf16 throughput by GPU model and provider into this SVG file.
+    #[arg(long)]
+    pub chart: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

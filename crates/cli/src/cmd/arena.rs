@@ -62,7 +62,7 @@ pub async fn finish_round_and_stay(
     ctx: &Ctx,
     task: u64,
     poll_ms: u64,
-    board: &super::arena_status::StatusBoard,
+    board: &super::status_board::StatusBoard,
 ) -> anyhow::Result<ExitCode> {
     let client = ctx.client();
     let me = ctx.signer_address()?;

@@ -13,7 +13,7 @@ use stratus_train::job::OptimizerConfig;
 use stratus_types::arena::ArenaRole;
 
 use super::arena::{read_location, submit_model, write_location};
-use super::arena_status::StatusBoard;
+use super::status_board::StatusBoard;
 use crate::cmd::ctx::{Ctx, client_error};
 use crate::flags::ArenaTrainArgs;
 
@@ -64,7 +64,7 @@ pub async fn train(ctx: &Ctx, a: &ArenaTrainArgs) -> anyhow::Result<ExitCode> {
     }
     let board = StatusBoard::default();
     board.patch(serde_json::json!({"role": "training node", "task": a.task, "node": me, "phase": "starting"}));
-    super::arena_status::serve(a.status_listen.as_deref(), &board)?;
+    super::status_board::serve(a.status_listen.as_deref(), &board)?;
     let mine: Vec<u32> = record.submissions.iter().filter(|s| s.node == me).map(|s| s.id).collect();
     if a.stay && mine.len() >= t.spec.max_submissions_per_node as usize {
         eprintln!("task {}: {me} has submitted {} model(s) ({mine:?}), the most it may", a.task, mine.len());

@@ -105,9 +105,9 @@ pub async fn validate(ctx: &Ctx, a: &ArenaValidateArgs) -> anyhow::Result<ExitCo
         "validating task {} as {me}: submissions until height {}, commits until {}, reveals until {}",
         a.task, t.submit_until, t.commit_until, t.reveal_until
     );
-    let board = super::arena_status::StatusBoard::default();
+    let board = super::status_board::StatusBoard::default();
     board.patch(serde_json::json!({"role": "validator", "task": a.task, "validator": me, "phase": "watching"}));
-    super::arena_status::serve(a.status_listen.as_deref(), &board)?;
+    super::status_board::serve(a.status_listen.as_deref(), &board)?;
     let mut judged: BTreeMap<u32, Judgement> = BTreeMap::new();
     loop {
         let height = client.status().await.map_err(client_error)?.height;

@@ -127,5 +127,41 @@ pub fn benchmark(ctx: &Ctx, a: &ProviderBenchmark) -> anyhow::Result<ExitCode> {
     eprintln!("[{:>5.1} s] training steps on the reference model", started.elapsed().as_secs_f64());
     record.training = Some(training_figures(if a.quick { 4 } else { 20 }).context("the training figure")?);
     ctx.print(&record, || show(&record, &gpu_note))?;
+    if a.publish {
+        let signer = match (&ctx.from, config_key(ctx, a)?) {
+            (Some(from), _) => from.clone(),
+            (None, Some(key)) => key,
+            (None, None) => {
+                anyhow::bail!("--publish: which provider signs? pass --from KEY (or --provider / --config)")
+            }
+        };
+        let signing = Ctx {
+            from: Some(signer),
+            home: ctx.home.clone(),
+            node: ctx.node.clone(),
+            output: ctx.output,
+            fee: ctx.fee.clone(),
+        };
+        crate::cmd::ctx::block_on(super::benchmarks::publish(&signing, stratus_hw::record::ledger_figures(&record)))??;
+    }
+    if let Some(addr) = &a.serve {
+        let board = super::status_board::StatusBoard::default();
+        board.patch(serde_json::to_value(&record)?);
+        crate::cmd::ctx::block_on(async {
+            super::status_board::serve(Some(addr), &board)?;
+            eprintln!("serving the record at http://{addr}/");
+            std::future::pending::<anyhow::Result<()>>().await
+        })??;
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The key of the provider config `--provider` or `--config` names.
+fn config_key(ctx: &Ctx, a: &ProviderBenchmark) -> anyhow::Result<Option<String>> {
+    let path = match (&a.config, &a.provider) {
+        (Some(c), _) => c.clone(),
+        (None, Some(name)) => ctx.home.join("providers").join(name).join("provider.toml"),
+        (None, None) => return Ok(None),
+    };
+    Ok(Some(stratus_provider::config::ProviderConfig::load(&path)?.raw.key))
 }

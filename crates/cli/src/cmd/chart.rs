@@ -90,3 +90,56 @@ pub fn draw(curves: &[Curve], title: &str, out: &Path) -> anyhow::Result<()> {
     root.present().map_err(err)?;
     Ok(())
 }
+
+/// A bar chart: one bar per (label, value), coloured by group (e.g. GPU model), labelled below.
+pub fn draw_bars(bars: &[(String, String, f64)], title: &str, y_desc: &str, out: &Path) -> anyhow::Result<()> {
+    use plotters::coord::ranged1d::SegmentValue;
+    let n = bars.len().max(1) as u32;
+    let max = bars.iter().map(|b| b.2).fold(0.0, f64::max).max(1e-9) * 1.15;
+    let groups: Vec<&String> = {
+        let mut g: Vec<&String> = bars.iter().map(|b| &b.0).collect();
+        g.dedup();
+        g
+    };
+    let root = SVGBackend::new(out, (120 + 110 * n, 520)).into_drawing_area();
+    let err = |e: DrawingAreaErrorKind<std::io::Error>| anyhow::anyhow!("{}: {e}", out.display());
+    root.fill(&WHITE).map_err(err)?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 20))
+        .margin(14)
+        .x_label_area_size(60)
+        .y_label_area_size(70)
+        .build_cartesian_2d((0..n).into_segmented(), 0f64..max)
+        .map_err(err)?;
+    let labels: Vec<String> = bars.iter().map(|b| format!("{} · {}", b.0, b.1)).collect();
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .y_desc(y_desc)
+        .x_labels(n as usize)
+        .x_label_formatter(&|v| match v {
+            SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => labels.get(*i as usize).cloned().unwrap_or_default(),
+            SegmentValue::Last => String::new(),
+        })
+        .draw()
+        .map_err(err)?;
+    for (i, (group, _, value)) in bars.iter().enumerate() {
+        let color = Palette99::pick(groups.iter().position(|g| *g == group).unwrap_or(0)).to_rgba();
+        let i = i as u32;
+        chart
+            .draw_series(std::iter::once(Rectangle::new(
+                [(SegmentValue::Exact(i), 0.0), (SegmentValue::Exact(i + 1), *value)],
+                color.filled(),
+            )))
+            .map_err(err)?;
+        chart
+            .draw_series(std::iter::once(Text::new(
+                format!("{value:.3}"),
+                (SegmentValue::CenterOf(i), *value + max * 0.01),
+                ("sans-serif", 13),
+            )))
+            .map_err(err)?;
+    }
+    root.present().map_err(err)?;
+    Ok(())
+}

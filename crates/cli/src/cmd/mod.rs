@@ -3,10 +3,10 @@
 mod arena;
 mod arena_demo;
 mod arena_node;
-mod arena_status;
 mod arena_validate;
 mod bench;
 mod benchmark;
+mod benchmarks;
 mod chart;
 pub mod ctx;
 mod keys;
@@ -17,6 +17,7 @@ mod packing;
 mod provider;
 mod query;
 mod sdl;
+mod status_board;
 mod tenant;
 mod train;
 mod train_drive;
@@ -48,7 +49,9 @@ pub fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Group(cmd) => market::group(&ctx, cmd),
         Command::Provider(cmd) => provider::provider(&ctx, cmd),
         Command::Bid(cmd) => provider::bid(&ctx, cmd),
+        Command::Audit(crate::flags::AuditCommand::Benchmark(a)) => ctx::block_on(benchmarks::audit(&ctx, &a))?,
         Command::Audit(cmd) => provider::audit(&ctx, cmd),
+        Command::Benchmarks(a) => ctx::block_on(benchmarks::show(&ctx, &a))?,
         Command::Send(args) => query::send(&ctx, args),
         Command::Faucet(args) => query::faucet(&ctx, args),
         Command::Query(cmd) => query::query(&ctx, cmd),

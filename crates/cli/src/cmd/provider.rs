@@ -151,6 +151,8 @@ pub fn audit(ctx: &Ctx, cmd: AuditCommand) -> anyhow::Result<ExitCode> {
                 let result = ctx.broadcast(vec![Msg::DeleteProviderAttributes { provider, keys: args.keys }]).await?;
                 ctx.print_submitted(&result, "attributes deleted")?;
             }
+            // Handled before a runtime exists (it runs its own).
+            AuditCommand::Benchmark(_) => {}
             AuditCommand::List(s) => {
                 let address = ctx.address(s.address.as_deref())?;
                 let audits = ctx.client().audits(&address).await.map_err(client_error)?;

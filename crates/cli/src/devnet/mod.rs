@@ -343,6 +343,12 @@ image = "stratus/trainer*"
 command = ["{{stratus}}", "train"]
 network = "host"
 
+# The built-in benchmark an auditor leases (`stratus audit benchmark`): this binary's
+# `provider benchmark`, its record served on the service's port; no network beyond it.
+[[runtime.images]]
+image = "stratus/bench*"
+command = ["{{stratus}}", "provider", "benchmark", "--quick", "--output", "json", "--serve", "127.0.0.1:8080"]
+
 # The built-in arena participant: this binary's `arena train` (a training node) or `arena
 # validate` (a validator), the SDL's args saying which; host network to reach the node's API
 # and S3, sandboxed otherwise.

@@ -1,7 +1,8 @@
-//! What an arena participant run as a workload shows on its exposed port (`--status-listen`,
-//! `fd:3` in the templates): `GET /` answers its progress as JSON. Only what the ledger will show
-//! anyway goes there — phases, heights, submission ids, whether a score is committed or revealed
-//! — never a score before its reveal (that is what commit and reveal keep private).
+//! A JSON document a workload serves on its exposed port at `GET /`: an arena participant's
+//! progress (`--status-listen`, `fd:3` in the templates: only what the ledger will show anyway —
+//! phases, heights, submission ids, whether a score is committed or revealed, never a score
+//! before its reveal) or a benchmark's record (`provider benchmark --serve`, what an auditor's
+//! lease reads).
 
 use std::sync::{Arc, Mutex};
 
@@ -10,7 +11,7 @@ use axum::Json;
 use axum::routing::get;
 use stratus_train::wire::Listener;
 
-/// The participant's progress, replaced as it goes.
+/// The document, replaced as it goes.
 #[derive(Clone, Default)]
 pub struct StatusBoard(Arc<Mutex<serde_json::Value>>);
 
