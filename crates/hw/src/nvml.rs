@@ -2,9 +2,14 @@
 //! Without a driver, [`Telemetry::open`] says so in one line ([`NO_DRIVER`]) and the caller goes
 //! on with CPU and memory figures only.
 
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
 use nvml_wrapper::Nvml;
 use nvml_wrapper::bitmasks::device::ThrottleReasons;
+use nvml_wrapper::bitmasks::event::EventTypes;
 use nvml_wrapper::enum_wrappers::device::{Clock, EccCounter, MemoryError, TemperatureSensor, TemperatureThreshold};
+use nvml_wrapper::enums::event::XidError;
 use sha2::{Digest, Sha256};
 
 use crate::health::GpuSample;
@@ -14,7 +19,10 @@ use crate::record::GpuIdentity;
 pub const NO_DRIVER: &str = "no NVIDIA driver: GPU metrics off";
 
 pub struct Telemetry {
-    nvml: Nvml,
+    /// Leaked once per process: the XID watcher borrows it for as long as the process lives.
+    nvml: &'static Nvml,
+    /// XIDs seen per GPU index since the watcher started.
+    xids: Arc<Mutex<BTreeMap<u32, Vec<u64>>>>,
 }
 
 /// Driver and CUDA versions, and each GPU's identity.
@@ -27,7 +35,10 @@ pub struct DriverFacts {
 impl Telemetry {
     /// NVML, or why not: [`NO_DRIVER`] with the loader's reason.
     pub fn open() -> Result<Telemetry, String> {
-        Nvml::init().map(|nvml| Telemetry { nvml }).map_err(|e| format!("{NO_DRIVER} ({e})"))
+        let nvml: &'static Nvml = Box::leak(Box::new(Nvml::init().map_err(|e| format!("{NO_DRIVER} ({e})"))?));
+        let xids = Arc::new(Mutex::new(BTreeMap::new()));
+        watch_xids(nvml, Arc::clone(&xids));
+        Ok(Telemetry { nvml, xids })
     }
 
     pub fn facts(&self) -> DriverFacts {
@@ -75,10 +86,47 @@ impl Telemetry {
                     ecc_corrected: d.total_ecc_errors(MemoryError::Corrected, EccCounter::Volatile).unwrap_or(0),
                     ecc_uncorrected: d.total_ecc_errors(MemoryError::Uncorrected, EccCounter::Volatile).unwrap_or(0),
                     throttle_reasons: d.current_throttle_reasons().map(throttle_names).unwrap_or_default(),
-                    xid_events: Vec::new(),
+                    xid_events: self
+                        .xids
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .get(&i)
+                        .cloned()
+                        .unwrap_or_default(),
                 })
             })
             .collect()
+    }
+}
+
+/// Collects critical XID errors of every GPU on a thread of its own (NVML's event set blocks in
+/// `wait`). A GPU or driver without event support is simply not watched.
+fn watch_xids(nvml: &'static Nvml, xids: Arc<Mutex<BTreeMap<u32, Vec<u64>>>>) {
+    // One set and one thread per GPU: a GPU whose registration fails costs only itself.
+    for i in 0..nvml.device_count().unwrap_or(0) {
+        let Ok(d) = nvml.device_by_index(i) else { continue };
+        let Ok(set) = nvml.create_event_set() else { return };
+        let Ok(set) = d.register_events(EventTypes::CRITICAL_XID_ERROR, set) else { continue };
+        let xids = Arc::clone(&xids);
+        std::thread::spawn(move || {
+            loop {
+                match set.wait(10_000) {
+                    Ok(event) => {
+                        if let Some(XidError::Value(xid)) = event.event_data {
+                            let mut seen = xids.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                            let list = seen.entry(i).or_default();
+                            // The most recent ones: a flapping GPU must not grow memory forever.
+                            list.push(xid);
+                            if list.len() > 64 {
+                                list.remove(0);
+                            }
+                        }
+                    }
+                    Err(nvml_wrapper::error::NvmlError::Timeout) => {}
+                    Err(_) => std::thread::sleep(std::time::Duration::from_secs(10)),
+                }
+            }
+        });
     }
 }
 

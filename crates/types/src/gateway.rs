@@ -81,12 +81,15 @@ pub enum LeaseRunState {
     Closed,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LeaseStatus {
     pub lease: LeaseId,
     pub state: LeaseRunState,
     pub message: Option<String>,
     pub services: Vec<ServiceStatus>,
+    /// The lease's own GPUs, now (temperature, power, utilisation, memory, health).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gpus: Vec<crate::telemetry::LeaseGpu>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -104,6 +104,20 @@ pub fn render_status(s: &LeaseStatus) -> String {
         })
         .collect();
     out.push_str(&table(&["service", "ready", "uris", "note"], &rows));
+    if !s.gpus.is_empty() {
+        let gpus: Vec<String> = s
+            .gpus
+            .iter()
+            .map(|g| {
+                let health = if g.problems.is_empty() { "ok" } else { "UNHEALTHY" };
+                format!(
+                    "{}/{} {} {} °C {}% {}",
+                    g.node, g.sample.index, g.sample.model, g.sample.temperature_c, g.sample.utilization_pct, health
+                )
+            })
+            .collect();
+        out.push_str(&format!("\ngpus: {} (`stratus lease metrics` for every figure)", gpus.join("; ")));
+    }
     out
 }
 

@@ -65,6 +65,10 @@ fn a_tenant_sees_only_its_gpus_and_a_sick_gpu_gets_no_new_work_with_the_reason()
     assert!(gpus.iter().all(|g| g["node"] == gpus[0]["node"] && g["service"] == "web"), "{m}");
     assert!(gpus.iter().all(|g| g["sample"]["temperature_c"].as_u64().is_some_and(|t| t > 0)), "figures: {m}");
     assert!(m["note"].as_str().is_some_and(|n| n.contains("replayed")), "the stand-in is named: {m}");
+    let status: Value =
+        serde_json::from_str(&ok(&home.run(&["--from", "tenant", "--output", "json", "lease", "status", &dseq])))
+            .unwrap();
+    assert_eq!(status[0]["gpus"].as_array().map(Vec::len), Some(2), "the lease status carries its GPUs: {status}");
 
     // The operator's view: every GPU, the lease's two labelled with it, in Prometheus text.
     let text = operator_metrics(&home);

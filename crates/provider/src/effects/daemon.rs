@@ -327,6 +327,7 @@ impl Provider {
                 state: LeaseRunState::AwaitingManifest,
                 message: Some("waiting for the tenant's manifest".into()),
                 services: vec![],
+                gpus: Vec::new(),
             });
         };
         let services = self.runtime.status(&d);
@@ -351,7 +352,7 @@ impl Provider {
             .chain(replicas.iter())
             .find_map(|r| r.message.clone())
             .or_else(|| self.runtime.warning());
-        Some(LeaseStatus { lease: lease.clone(), state, message, services })
+        Some(LeaseStatus { lease: lease.clone(), state, message, services, gpus: Vec::new() })
     }
 
     /// Brings local state in line with the ledger's at `height`: gathers the three views (the

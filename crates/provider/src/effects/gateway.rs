@@ -142,11 +142,12 @@ async fn lease_status(
     authorize(&p, &headers, Scope::Status, &id.owner, dseq)?;
     let pp = Arc::clone(&p);
     let lease = id.clone();
-    tokio::task::spawn_blocking(move || pp.lease_status(&lease))
+    let mut status = tokio::task::spawn_blocking(move || pp.lease_status(&lease))
         .await
         .map_err(|e| err(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-        .map(axum::Json)
-        .ok_or_else(|| err(StatusCode::NOT_FOUND, format!("no lease {id} here")))
+        .ok_or_else(|| err(StatusCode::NOT_FOUND, format!("no lease {id} here")))?;
+    status.gpus = crate::effects::telemetry::lease_metrics(&p, &id).map(|m| m.gpus).unwrap_or_default();
+    Ok(axum::Json(status))
 }
 
 /// The lease's own GPUs, now (no other lease's, no host figures).
