@@ -405,6 +405,20 @@ impl BlockApp for NodeApp {
         if block.txs.len() > self.config.max_block_txs {
             return Err(reject(format!("{} transactions, limit {}", block.txs.len(), self.config.max_block_txs)));
         }
+        // Every signature, before the block can be voted for or committed (`commit` applies with
+        // signatures taken as verified). This node's mempool verified what it admitted, so only
+        // the others (a peer's proposal) are verified here, all at once.
+        let foreign: Vec<&Tx> = {
+            let mempool = lock(&self.mempool);
+            block.txs.iter().filter(|t| !mempool.contains(&t.hash())).collect()
+        };
+        if !foreign.is_empty() {
+            let owned: Vec<Tx> = foreign.iter().map(|t| (*t).clone()).collect();
+            if Tx::verify_batch(&owned).is_err() {
+                let bad = foreign.iter().find(|t| t.verify().is_err()).map_or([0; 32], |t| t.hash());
+                return Err(reject(format!("transaction {} has an invalid signature", hex::encode(bad))));
+            }
+        }
         Ok(())
     }
 
@@ -413,7 +427,7 @@ impl BlockApp for NodeApp {
         let mark_time = block.header.time_ms;
         let height = block.header.height;
         let mut exec = lock(&self.exec);
-        // Transactions were verified when admitted.
+        // Every signature was verified: at admission, or by `check` before the block was decided.
         let outcome = exec.with_head(|state, _| apply_block(state, &block, SigCheck::AlreadyVerified))?;
         let errors: Vec<Option<String>> = outcome.tx_results.iter().map(|r| r.error.clone()).collect();
         let events = outcome.events.clone();
