@@ -225,13 +225,17 @@ const PORT_BLOCK: u16 = PORTS_PER_PROVIDER * MAX_PROVIDERS as u16;
 /// connections take their ports) first. A block is taken when its providers' first ports bind
 /// and this home can claim it (see [`claim_block`]): a new devnet's ports bind until its workloads
 /// start, so binding alone let two devnets made at the same moment share a block.
-fn port_block(home: &Path) -> anyhow::Result<u16> {
+///
+/// Devnets whose providers run containers take their blocks from 12000 to 20000 instead: the
+/// container engine publishes ports with NAT rules that can outlive their containers (netavark
+/// left some behind when a container went away under a stopped engine), and such a rule then
+/// steals the port from whichever devnet forwards it next — a host devnet's hello never answered.
+fn port_block(home: &Path, container: bool) -> anyhow::Result<u16> {
     use sha2::{Digest, Sha256};
-    const FIRST: u16 = 20000;
-    const BLOCKS: u16 = 50;
+    let (first, blocks): (u16, u16) = if container { (12000, 10) } else { (20000, 50) };
     let key = fs::canonicalize(home).unwrap_or_else(|_| home.to_path_buf());
     let h = Sha256::digest(key.display().to_string().as_bytes());
-    let start = u16::from_be_bytes([h[0], h[1]]) % BLOCKS;
+    let start = u16::from_be_bytes([h[0], h[1]]) % blocks;
     let ephemeral_from = fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
         .ok()
         .and_then(|s| s.split_whitespace().next()?.parse::<u32>().ok())
@@ -241,10 +245,11 @@ fn port_block(home: &Path) -> anyhow::Result<u16> {
             (0..10).all(|k| std::net::TcpListener::bind(("127.0.0.1", base + p * PORTS_PER_PROVIDER + k)).is_ok())
         })
     };
-    let mut bases: Vec<u16> = (0..BLOCKS).map(|k| FIRST + ((start + k) % BLOCKS) * PORT_BLOCK).collect();
+    let mut bases: Vec<u16> = (0..blocks).map(|k| first + ((start + k) % blocks) * PORT_BLOCK).collect();
     bases.sort_by_key(|b| u32::from(*b) + u32::from(PORT_BLOCK) > ephemeral_from);
     bases.into_iter().find(|base| free(*base) && claim_block(*base, &key)).ok_or_else(|| {
-        anyhow!("no free block of {PORT_BLOCK} ports between {FIRST} and 60000 for the devnet's workloads")
+        let last = first + blocks * PORT_BLOCK;
+        anyhow!("no free block of {PORT_BLOCK} ports between {first} and {last} for the devnet's workloads")
     })
 }
 
@@ -482,7 +487,7 @@ impl Devnet {
         };
         // Each devnet forwards workload ports from its own block, so two devnets on one machine
         // never hand out the same port.
-        let base = port_block(home)?;
+        let base = port_block(home, runtime.kind == "container")?;
         let count = providers;
         let mut providers = Vec::new();
         for mut p in plans(count) {
@@ -491,8 +496,11 @@ impl Devnet {
             let dir = PathBuf::from("providers").join(p.name);
             fs::create_dir_all(home.join(&dir))?;
             let config = dir.join("provider.toml");
-            let ports = (free_port()?, free_port()?);
-            fs::write(home.join(&config), provider_toml(&p, &key, &node, ports, runtime))?;
+            // The metrics port is the last of the provider's claimed block (workloads get the
+            // rest): a port from the kernel's ephemeral range could be taken by then.
+            let metrics = p.ports.1;
+            p.ports.1 -= 1;
+            fs::write(home.join(&config), provider_toml(&p, &key, &node, (free_port()?, metrics), runtime))?;
             write_replayed_telemetry(&home.join(&config))?;
             providers.push(DevnetProvider {
                 name: p.name.into(),

@@ -686,10 +686,26 @@ pub async fn run(
     };
     let gateway = tokio::spawn(stratus_http::serve(tls, router, limits, std::future::pending()));
     let telemetry = tokio::spawn(crate::effects::telemetry::watch(Arc::clone(&provider)));
-    if let Some(addr) = provider.cfg.raw.telemetry.metrics_listen {
-        let bound = crate::effects::telemetry::serve_metrics(Arc::clone(&provider), addr).await?;
-        tracing::info!(%bound, "GPU and host metrics (Prometheus) at /metrics");
-    }
+    // Metrics are for the operator: a port that cannot be had costs the metrics, not the market.
+    let metrics = match provider.cfg.raw.telemetry.metrics_listen {
+        Some(addr) => match crate::effects::telemetry::serve_metrics(Arc::clone(&provider), addr).await {
+            Ok((bound, task)) => {
+                tracing::info!(%bound, "GPU and host metrics (Prometheus) at /metrics");
+                Some(task)
+            }
+            Err(e) => {
+                tracing::error!("no metrics: {e:#}");
+                None
+            }
+        },
+        None => None,
+    };
+    let stop_side_tasks = move || {
+        telemetry.abort();
+        if let Some(m) = &metrics {
+            m.abort();
+        }
+    };
     on_ready(&Started { provider: Arc::clone(&provider), gateway: gateway_addr });
     tracing::info!(address = %provider.address, gateway = %gateway_addr, "provider running");
 
@@ -699,14 +715,14 @@ pub async fn run(
         () = shutdown => {}
         r = &mut follow => {
             gateway.abort();
-            telemetry.abort();
+            stop_side_tasks();
             return r.map_err(|e| anyhow!("{e}"))?;
         }
     }
     // Several providers may share a runtime (`stratus up`): stop this one's tasks.
     follow.abort();
     gateway.abort();
-    telemetry.abort();
+    stop_side_tasks();
     Ok(())
 }
 

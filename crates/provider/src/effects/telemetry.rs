@@ -166,8 +166,12 @@ pub fn exposition(p: &Provider) -> String {
     render(&series, &stratus_hw::bench::host_sample(), &p.cfg.raw.telemetry.limits())
 }
 
-/// Serves [`exposition`] at `GET /metrics` on plain HTTP.
-pub async fn serve_metrics(p: Arc<Provider>, addr: std::net::SocketAddr) -> anyhow::Result<std::net::SocketAddr> {
+/// Serves [`exposition`] at `GET /metrics` on plain HTTP; the task serving it (the caller stops
+/// it with the provider).
+pub async fn serve_metrics(
+    p: Arc<Provider>,
+    addr: std::net::SocketAddr,
+) -> anyhow::Result<(std::net::SocketAddr, tokio::task::JoinHandle<()>)> {
     let listener =
         tokio::net::TcpListener::bind(addr).await.with_context(|| format!("telemetry.metrics_listen {addr}"))?;
     let bound = listener.local_addr()?;
@@ -178,6 +182,10 @@ pub async fn serve_metrics(p: Arc<Provider>, addr: std::net::SocketAddr) -> anyh
             std::future::ready(([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text))
         }),
     );
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    Ok(bound)
+    let task = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::warn!("the metrics listener stopped: {e}");
+        }
+    });
+    Ok((bound, task))
 }
