@@ -108,14 +108,21 @@ impl Drop for SeaweedFs {
 
 /// A base port with the next [`PORTS`] free (checked by binding each), away from the ephemeral
 /// range's busiest part.
+/// A block of [`PORTS`] free ports from 61000 up: above the kernel's usual ephemeral range and
+/// clear of the devnets' blocks (12000–60000), so a SeaweedFS port never lands where a devnet
+/// forwards a workload. Servers started at once in one process try different blocks first.
 fn free_port_block() -> anyhow::Result<u16> {
-    let seed = std::process::id() as u64 ^ Instant::now().elapsed().as_nanos() as u64;
+    static STARTED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+    let seed = u64::from(std::process::id()) ^ nanos ^ STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed) << 32;
+    const BLOCKS: u64 = 280; // 61000 + 280 × 16 = 65480
     for attempt in 0..200u64 {
-        let base = 20_000 + ((seed.wrapping_mul(2_654_435_761).wrapping_add(attempt * 7_919)) % 2_000) as u16 * PORTS;
+        let k = (seed.wrapping_mul(2_654_435_761).wrapping_add(attempt * 7_919)) % BLOCKS;
+        let base = 61_000 + k as u16 * PORTS;
         let listeners: Vec<_> = (0..PORTS).map_while(|i| TcpListener::bind(("127.0.0.1", base + i)).ok()).collect();
         if listeners.len() == PORTS as usize {
             return Ok(base);
         }
     }
-    anyhow::bail!("no block of {PORTS} free ports for SeaweedFS")
+    anyhow::bail!("no block of {PORTS} free ports from 61000 for SeaweedFS")
 }
