@@ -51,11 +51,20 @@ pub async fn show(ctx: &Ctx, a: &BenchmarksArgs) -> anyhow::Result<ExitCode> {
     for p in &providers {
         audits.extend(client.audits(p).await.map_err(client_error)?);
     }
+    // When each record was published: its block's time.
+    let mut dates = std::collections::BTreeMap::new();
+    for r in &records {
+        if let std::collections::btree_map::Entry::Vacant(e) = dates.entry(r.height) {
+            e.insert(client.block(r.height).await.map_err(client_error)?.time_ms);
+        }
+    }
+    let date = |r: &BenchmarkRecord| dates.get(&r.height).map_or_else(String::new, |ms| utc_minute(*ms));
     let rows: Vec<serde_json::Value> = records
         .iter()
         .map(|r| {
             serde_json::json!({"provider": r.provider, "gpu_model": r.figures.gpu_model, "height": r.height,
-                                    "figures": r.figures, "attested_by": attested_by(r, &audits)})
+                               "published_at": date(r), "figures": r.figures,
+                               "attested_by": attested_by(r, &audits)})
         })
         .collect();
     if let Some(out) = &a.chart {
@@ -91,7 +100,7 @@ pub async fn show(ctx: &Ctx, a: &BenchmarksArgs) -> anyhow::Result<ExitCode> {
                     format!("{:.3}", tflops(f.tflops_bf16_milli)),
                     format!("{:.1}", tflops(f.memory_gbs_milli)),
                     f.training_tokens_per_s.to_string(),
-                    r.height.to_string(),
+                    date(r),
                     if by.is_empty() {
                         "-".into()
                     } else {
@@ -101,11 +110,37 @@ pub async fn show(ctx: &Ctx, a: &BenchmarksArgs) -> anyhow::Result<ExitCode> {
             })
             .collect();
         table(
-            &["provider", "gpu", "fp32 TFLOPS", "fp16", "bf16", "memory GB/s", "train tok/s", "height", "attested by"],
+            &[
+                "provider",
+                "gpu",
+                "fp32 TFLOPS",
+                "fp16",
+                "bf16",
+                "memory GB/s",
+                "train tok/s",
+                "published",
+                "attested by",
+            ],
             &lines,
         )
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `2026-12-06 12:34 UTC` for milliseconds since the epoch (the civil-from-days algorithm).
+fn utc_minute(ms: u64) -> String {
+    let secs = ms / 1000;
+    let (days, rest) = ((secs / 86_400) as i64, secs % 86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02} {:02}:{:02} UTC", rest / 3600, rest % 3600 / 60)
 }
 
 /// The SDL an auditor deploys: the provider's `stratus/bench` image (this binary's benchmark,
@@ -299,5 +334,12 @@ mod tests {
         assert_eq!(d[0], "tflops-bf16: published 700000, measured 350000 (50% off)");
         assert!(audit_sdl("h100").contains("- model: h100") && !audit_sdl(CPU_MODEL).contains("gpu:"));
         crate::cmd::market::parse_sdl("audit", audit_sdl("h100").as_bytes()).expect("the audit SDL parses");
+    }
+
+    #[test]
+    fn dates_are_utc_minutes() {
+        assert_eq!(utc_minute(0), "1970-01-01 00:00 UTC");
+        assert_eq!(utc_minute(951_782_400_000), "2000-02-29 00:00 UTC");
+        assert_eq!(utc_minute(1_796_561_586_713), "2026-12-06 12:53 UTC");
     }
 }

@@ -51,6 +51,7 @@ fn a_published_benchmark_is_audited_through_a_lease_and_placement_requires_the_a
     assert_eq!(rows.len(), 1, "{table}");
     assert_eq!((rows[0]["provider"].as_str(), rows[0]["gpu_model"].as_str()), (Some(h100.as_str()), Some("cpu")));
     assert_eq!(rows[0]["attested_by"].as_array().map(Vec::len), Some(0));
+    assert!(rows[0]["published_at"].as_str().is_some_and(|d| d.ends_with(" UTC") && d.len() == 20), "{table}");
     assert!(std::fs::read_to_string(&chart).expect("the chart").contains("<svg"));
 
     // The auditor reruns it as a lease on that provider. Exact agreement is refused (two runs
