@@ -22,9 +22,9 @@ pub enum Mismatch {
     /// A required attribute the provider does not have.
     Attribute { key: String, value: String },
     /// `signedBy.allOf` names an auditor that has not signed the required attributes.
-    NotSignedByAll { auditor: String, attributes: Vec<String> },
+    NotSignedByAll { auditor: String, attributes: Vec<String>, signed: Vec<String> },
     /// `signedBy.anyOf`: none of the auditors signed the required attributes.
-    NotSignedByAny { auditors: Vec<String>, attributes: Vec<String> },
+    NotSignedByAny { auditors: Vec<String>, attributes: Vec<String>, signed: Vec<String> },
     /// A volume's storage class the provider does not offer.
     Storage { volume: String, wants: String },
     /// GPU models the provider does not have.
@@ -37,11 +37,17 @@ impl fmt::Display for Mismatch {
             Mismatch::Attribute { key, value } => {
                 write!(f, "needs attribute {}", Attribute::new(key.clone(), value.clone()).describe())
             }
-            Mismatch::NotSignedByAll { auditor, attributes } => {
-                write!(f, "needs {} signed by auditor {auditor}", what_signed(attributes))
+            Mismatch::NotSignedByAll { auditor, attributes, signed } => {
+                write!(f, "needs {} signed by auditor {auditor}{}", what_signed(attributes), what_they_signed(signed))
             }
-            Mismatch::NotSignedByAny { auditors, attributes } => {
-                write!(f, "needs {} signed by one of {}", what_signed(attributes), auditors.join(", "))
+            Mismatch::NotSignedByAny { auditors, attributes, signed } => {
+                write!(
+                    f,
+                    "needs {} signed by one of {}{}",
+                    what_signed(attributes),
+                    auditors.join(", "),
+                    what_they_signed(signed)
+                )
             }
             Mismatch::Storage { volume, wants } => write!(f, "volume {volume} needs storage {wants}"),
             Mismatch::Gpu { wants, has } if has.is_empty() => {
@@ -59,6 +65,21 @@ fn pairs(attributes: &[Attribute]) -> Vec<String> {
 /// `host=akash` or `its attributes` (a bare `signedBy` wants any signature).
 fn what_signed(attributes: &[String]) -> String {
     if attributes.is_empty() { "its attributes".into() } else { attributes.join(", ") }
+}
+
+/// `; signed: benchmark/h100/tflops-bf16=650.000` — what the named auditors did sign under the
+/// required keys (a measured figure below a minimum, a different region), or nothing.
+fn what_they_signed(signed: &[String]) -> String {
+    if signed.is_empty() { String::new() } else { format!("; signed: {}", signed.join(", ")) }
+}
+
+/// What `attrs` (one auditor's signatures) hold under the keys `required` names.
+fn under_required_keys(required: &[Attribute], attrs: &[Attribute]) -> Vec<String> {
+    attrs
+        .iter()
+        .filter(|a| required.iter().any(|r| crate::attributes::glob_match(&r.key, &a.key)))
+        .map(|a| format!("{}={}", a.key, a.value))
+        .collect()
 }
 
 /// Placement attributes and auditor signatures.
@@ -84,13 +105,29 @@ pub fn check_requirements(
     for auditor in signed_by.all_of() {
         match signed(auditor) {
             Some(attrs) if attributes_subset_of(required, attrs) => {}
-            _ => return Err(Mismatch::NotSignedByAll { auditor: auditor.clone(), attributes: pairs(required) }),
+            other => {
+                return Err(Mismatch::NotSignedByAll {
+                    auditor: auditor.clone(),
+                    attributes: pairs(required),
+                    signed: other.map(|attrs| under_required_keys(required, attrs)).unwrap_or_default(),
+                });
+            }
         }
     }
     if !signed_by.any_of().is_empty()
         && !signed_by.any_of().iter().any(|a| signed(a).is_some_and(|attrs| attributes_subset_of(required, attrs)))
     {
-        return Err(Mismatch::NotSignedByAny { auditors: signed_by.any_of().to_vec(), attributes: pairs(required) });
+        let signed = signed_by
+            .any_of()
+            .iter()
+            .filter_map(|a| signed(a))
+            .flat_map(|attrs| under_required_keys(required, attrs))
+            .collect();
+        return Err(Mismatch::NotSignedByAny {
+            auditors: signed_by.any_of().to_vec(),
+            attributes: pairs(required),
+            signed,
+        });
     }
     Ok(())
 }
@@ -230,7 +267,11 @@ mod tests {
         g.requirements.signed_by = SignedBy { all_of: Some(vec![auditor.to_string(), "other".into()]), any_of: None };
         assert_eq!(
             check_requirements(&g, &[], &[audit], &[]),
-            Err(Mismatch::NotSignedByAll { auditor: "other".into(), attributes: vec!["region=us-west".into()] })
+            Err(Mismatch::NotSignedByAll {
+                auditor: "other".into(),
+                attributes: vec!["region=us-west".into()],
+                signed: vec![]
+            })
         );
     }
 

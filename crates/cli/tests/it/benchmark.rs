@@ -100,6 +100,11 @@ fn a_published_benchmark_is_audited_through_a_lease_and_placement_requires_the_a
     assert!(!none.status.success());
     let why = String::from_utf8_lossy(&none.stderr);
     assert_eq!(why.matches("needs benchmark/cpu/tflops-fp32>=1000 signed by one of").count(), 3, "{why}");
+    assert_eq!(
+        why.matches("; signed: benchmark/cpu/tflops-fp32=").count(),
+        1,
+        "only the audited provider has a figure: {why}"
+    );
 }
 
 #[test]

@@ -525,6 +525,10 @@ fn a_provider_publishes_its_benchmark_and_placement_can_require_an_audited_minim
     assert_eq!(w.chain.run(w.auditor.tx(vec![low])), None);
     let refused = w.chain.run(w.p1.tx(vec![bid_msg(&order, 50)]));
     assert!(refused.as_deref().is_some_and(|e| e.contains("benchmark/h100/tflops-bf16>=700")), "{refused:?}");
+    assert!(
+        refused.as_deref().is_some_and(|e| e.contains("; signed: benchmark/h100/tflops-bf16=650.000")),
+        "the refusal says what the auditor did sign: {refused:?}"
+    );
     let high = sign(&figures);
     assert_eq!(w.chain.run(w.auditor.tx(vec![high])), None);
     assert_eq!(w.chain.run(w.p1.tx(vec![bid_msg(&order, 50)])), None, "712.345 ≥ 700, audited");
