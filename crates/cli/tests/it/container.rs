@@ -11,11 +11,28 @@ use stratus_provider::runtime::{LeaseDeployment, Runtime};
 use stratus_types::gateway::ReplicaState;
 use stratus_types::market::LeaseId;
 
-use crate::devnet::free_port;
 use crate::isolation::{address, deployment};
 use crate::provider::{http_get, wait_for};
 
 pub const IMAGE: &str = "localhost/stratus-test/busybox:1";
+
+/// A free host port for a container's published port, from 10000–11999: the engine's NAT rule
+/// for a published port can outlive its container (seen with netavark), and would then steal the
+/// port from whatever binds it next — so these ports are kept clear of every devnet's block
+/// (12000 up), of SeaweedFS (61000 up) and of the kernel's ephemeral range that nodes and
+/// gateways bind from. Successive calls in one run walk the range instead of reusing a port.
+pub fn free_port() -> u16 {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let start = std::process::id() % 2000;
+    for _ in 0..2000 {
+        let k = (start + NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)) % 2000;
+        let port = 10_000 + k as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port between 10000 and 11999 for a container's published port")
+}
 
 /// The engine tests take turns: network isolation is briefly down while a network is removed
 /// (until the runtime reloads the firewall rules), which another test's probe must not meet.
