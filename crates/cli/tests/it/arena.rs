@@ -4,27 +4,13 @@
 //! delegators' shares and the audit are checked, and claims move exactly the credited amounts.
 
 use std::collections::BTreeMap;
-use std::process::Output;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use stratus_train::testkit::SeaweedFs;
 
 use crate::up::Home;
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "failed: {}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        String::from_utf8_lossy(&out.stdout)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn json(out: &Output) -> Value {
-    serde_json::from_str(&ok(out)).expect("json")
-}
+use crate::{json, ok};
 
 fn height(home: &Home) -> u64 {
     json(&home.run(&["--output", "json", "query", "status"]))["height"].as_u64().expect("height")
@@ -246,22 +232,6 @@ fn the_arena_demo_ranks_real_models_by_validated_scores_and_pays_to_the_unit() {
     assert!(log.contains("bits/byte") && log.contains("revealed"), "{log}");
 }
 
-/// `stratus --home H ARGS` with the S3 server's credentials in the environment.
-fn with_s3(home: &Home, server: &SeaweedFs, args: &[&str]) -> Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_stratus"))
-        .arg("--home")
-        .arg(home.path())
-        .args(args)
-        .envs(server.env())
-        .env_remove("STRATUS_HOME")
-        .env_remove("STRATUS_NODE")
-        .env_remove("STRATUS_FROM")
-        .current_dir(home.path())
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("run stratus")
-}
-
 /// A template from `examples/` with its empty env values filled in.
 fn template(name: &str, values: &[(&str, String)]) -> String {
     let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples").join(name);
@@ -320,9 +290,8 @@ fn the_arena_templates_run_a_training_node_and_a_validator_as_workloads() {
     storage.put("validation.txt", validation.as_bytes().to_vec()).unwrap();
     let base_sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&base_bytes));
 
-    let task = json(&with_s3(
-        &home,
-        &server,
+    let task = json(&home.run_with_env(
+        &server.env(),
         &[
             "--from",
             "tenant",

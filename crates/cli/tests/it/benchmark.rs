@@ -4,16 +4,7 @@
 use serde_json::Value;
 
 use crate::up::Home;
-use crate::{stdout, stratus};
-
-fn ok(out: &std::process::Output) -> String {
-    assert!(out.status.success(), "failed: {}\n{}", String::from_utf8_lossy(&out.stderr), stdout(out));
-    stdout(out)
-}
-
-fn json(out: &std::process::Output) -> Value {
-    serde_json::from_str(&ok(out)).expect("json")
-}
+use crate::{json, ok, stdout, stratus};
 
 /// hello.yaml requiring an auditor-signed measured minimum of CPU fp32 TFLOPS.
 fn requiring(dir: &std::path::Path, name: &str, minimum: &str, auditor: &str) -> String {

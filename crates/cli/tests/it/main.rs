@@ -21,6 +21,17 @@ pub fn stratus(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_stratus")).args(args).output().expect("run stratus")
 }
 
+/// The command's stdout, asserting it succeeded (stderr and stdout in the message when not).
+pub fn ok(out: &Output) -> String {
+    assert!(out.status.success(), "failed: {}\n{}", String::from_utf8_lossy(&out.stderr), stdout(out));
+    stdout(out)
+}
+
+/// The command's stdout as one JSON value, asserting it succeeded.
+pub fn json(out: &Output) -> serde_json::Value {
+    serde_json::from_str(&ok(out)).expect("json")
+}
+
 pub fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }

@@ -6,17 +6,8 @@ use std::path::Path;
 
 use serde_json::Value;
 
+use crate::ok;
 use crate::up::Home;
-
-fn ok(out: &std::process::Output) -> String {
-    assert!(
-        out.status.success(),
-        "failed: {}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        String::from_utf8_lossy(&out.stdout)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 /// hello.yaml asking for `gpus` h100s (and a price an h100 provider accepts).
 fn gpu_sdl(dir: &Path, name: &str, gpus: u32) -> String {

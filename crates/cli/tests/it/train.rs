@@ -11,20 +11,12 @@ use std::process::{Command, Output, Stdio};
 use serde_json::Value;
 use stratus_train::testkit::SeaweedFs;
 
+use crate::ok;
+
 const FORTUNES: &str = "/usr/share/games/fortunes/fortunes";
 
 fn train(server: &SeaweedFs, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_stratus")).args(args).envs(server.env()).output().expect("run stratus")
-}
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "failed: {}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        String::from_utf8_lossy(&out.stdout)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn lines(text: &str) -> Vec<Value> {

@@ -6,7 +6,7 @@
 //! exactly price × blocks it paid for, and the dead provider paid only until its lease closed.
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -14,6 +14,7 @@ use stratus_train::testkit::SeaweedFs;
 use stratus_types::dec::Dec;
 use stratus_types::market::DeploymentId;
 
+use crate::ok;
 use crate::up::Home;
 
 const FORTUNES: &str = "/usr/share/games/fortunes/fortunes";
@@ -65,28 +66,7 @@ dead_after_s = 5
 }
 
 fn stratus(home: &Home, server: &SeaweedFs, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_stratus"))
-        .arg("--home")
-        .arg(home.path())
-        .args(args)
-        .envs(server.env())
-        .env_remove("STRATUS_HOME")
-        .env_remove("STRATUS_NODE")
-        .env_remove("STRATUS_FROM")
-        .current_dir(home.path())
-        .stdin(Stdio::null())
-        .output()
-        .expect("run stratus")
-}
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "failed: {}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        String::from_utf8_lossy(&out.stdout)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    home.run_with_env(&server.env(), args)
 }
 
 fn status(home: &Home, server: &SeaweedFs, job: &str) -> Value {

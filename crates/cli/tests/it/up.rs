@@ -38,8 +38,13 @@ impl Home {
     }
 
     pub fn run_with_path(&self, args: &[&str], path: &str) -> Output {
+        self.run_with_env(&[("PATH", path.to_string())], args)
+    }
+
+    /// `run` with these environment variables set (S3 credentials, PATH).
+    pub fn run_with_env(&self, env: &[(&str, String)], args: &[&str]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_stratus"))
-            .env("PATH", path)
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .arg("--home")
             .arg(self.path())
             .args(args)
