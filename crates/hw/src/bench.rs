@@ -205,11 +205,17 @@ pub fn host_sample() -> HostSample {
     }
 }
 
-/// Every figure but the training one: the CPU always, each GPU when the driver is there and
-/// this build has CUDA. `progress` hears what is being measured.
-pub fn run(storage_dir: &Path, o: &BenchOptions, mut progress: impl FnMut(&str)) -> Result<BenchmarkRecord, String> {
+/// Every figure but the training one: the CPU always, each GPU when `driver` (the caller's
+/// [`crate::nvml::Telemetry`], if it has one) is there and this build has CUDA. `progress` hears
+/// what is being measured.
+pub fn run(
+    storage_dir: &Path,
+    o: &BenchOptions,
+    driver: Option<&crate::nvml::Telemetry>,
+    mut progress: impl FnMut(&str),
+) -> Result<BenchmarkRecord, String> {
     let (cpu_model, cpu_threads, memory_bytes) = host_identity();
-    let facts = crate::nvml::Telemetry::open().ok().map(|t| t.facts());
+    let facts = driver.map(crate::nvml::Telemetry::facts);
     let mut gpus = Vec::new();
     let cuda = cfg!(feature = "cuda") && facts.as_ref().is_some_and(|f| !f.gpus.is_empty());
     if cuda {
@@ -263,7 +269,7 @@ mod tests {
     fn a_quick_benchmark_measures_every_cpu_figure_and_real_storage() {
         let dir = tempfile::tempdir().unwrap();
         let mut heard = Vec::new();
-        let r = run(dir.path(), &BenchOptions::quick(), |s| heard.push(s.to_string())).unwrap();
+        let r = run(dir.path(), &BenchOptions::quick(), None, |s| heard.push(s.to_string())).unwrap();
         assert_eq!(r.device, ComputeDevice::Cpu, "no GPU here");
         for (name, v) in [
             ("fp32", r.cpu.tflops_fp32),

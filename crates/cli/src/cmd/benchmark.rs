@@ -1,7 +1,6 @@
 //! `stratus provider benchmark`: this machine's figures (`stratus_hw::bench`) plus training
 //! tokens per second on the training engine's reference model, as a table or one JSON record.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -15,10 +14,11 @@ use crate::flags::ProviderBenchmark;
 /// The reference task (`examples/train-lm.toml`): its model is what the training figure trains.
 const REFERENCE_JOB: &str = include_str!("../../../../examples/train-lm.toml");
 
-/// Where storage is measured: the provider's data directory (where volumes live).
-fn storage_dir(ctx: &Ctx, a: &ProviderBenchmark) -> anyhow::Result<PathBuf> {
-    let config = match (&a.config, &a.provider) {
-        (Some(c), _) => Some(c.clone()),
+/// The provider config `--config` or `--provider` (a devnet's) names, loaded once: its data
+/// directory is where storage is measured, its key what `--publish` signs with by default.
+fn provider_config(ctx: &Ctx, a: &ProviderBenchmark) -> anyhow::Result<Option<stratus_provider::config::Loaded>> {
+    let path = match (&a.config, &a.provider) {
+        (Some(c), _) => c.clone(),
         (None, Some(name)) => {
             let path = ctx.home.join("providers").join(name).join("provider.toml");
             if !path.exists() {
@@ -27,14 +27,11 @@ fn storage_dir(ctx: &Ctx, a: &ProviderBenchmark) -> anyhow::Result<PathBuf> {
                     path.display()
                 );
             }
-            Some(path)
+            path
         }
-        (None, None) => None,
+        (None, None) => return Ok(None),
     };
-    match config {
-        Some(path) => Ok(stratus_provider::config::ProviderConfig::load(&path)?.data_dir),
-        None => Ok(std::env::temp_dir()),
-    }
+    Ok(Some(stratus_provider::config::ProviderConfig::load(&path)?))
 }
 
 /// Tokens per second of training steps on the reference model (batch × context tokens a step).
@@ -109,18 +106,21 @@ fn show(r: &BenchmarkRecord, gpu_note: &str) -> String {
 }
 
 pub fn benchmark(ctx: &Ctx, a: &ProviderBenchmark) -> anyhow::Result<ExitCode> {
-    let dir = storage_dir(ctx, a)?;
+    let config = provider_config(ctx, a)?;
+    // Storage is measured where volumes live: the provider's data directory.
+    let dir = config.as_ref().map_or_else(std::env::temp_dir, |c| c.data_dir.clone());
     let options = if a.quick { BenchOptions::quick() } else { BenchOptions::full() };
-    let gpu_note = match stratus_hw::nvml::Telemetry::open() {
+    let driver = stratus_hw::nvml::Telemetry::open();
+    let gpu_note = match &driver {
         Ok(_) if cfg!(feature = "cuda") => String::new(),
         Ok(_) => "this build has no CUDA (build with --features cuda)".to_string(),
-        Err(why) => why,
+        Err(why) => why.clone(),
     };
     if !gpu_note.is_empty() {
         eprintln!("{gpu_note}");
     }
     let started = Instant::now();
-    let mut record = stratus_hw::bench::run(&dir, &options, |what| {
+    let mut record = stratus_hw::bench::run(&dir, &options, driver.as_ref().ok(), |what| {
         eprintln!("[{:>5.1} s] {what}", started.elapsed().as_secs_f64());
     })
     .map_err(|e| anyhow!(e))?;
@@ -128,7 +128,7 @@ pub fn benchmark(ctx: &Ctx, a: &ProviderBenchmark) -> anyhow::Result<ExitCode> {
     record.training = Some(training_figures(if a.quick { 4 } else { 20 }).context("the training figure")?);
     ctx.print(&record, || show(&record, &gpu_note))?;
     if a.publish {
-        let signer = match (&ctx.from, config_key(ctx, a)?) {
+        let signer = match (&ctx.from, config.map(|c| c.raw.key)) {
             (Some(from), _) => from.clone(),
             (None, Some(key)) => key,
             (None, None) => {
@@ -154,14 +154,4 @@ pub fn benchmark(ctx: &Ctx, a: &ProviderBenchmark) -> anyhow::Result<ExitCode> {
         })??;
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// The key of the provider config `--provider` or `--config` names.
-fn config_key(ctx: &Ctx, a: &ProviderBenchmark) -> anyhow::Result<Option<String>> {
-    let path = match (&a.config, &a.provider) {
-        (Some(c), _) => c.clone(),
-        (None, Some(name)) => ctx.home.join("providers").join(name).join("provider.toml"),
-        (None, None) => return Ok(None),
-    };
-    Ok(Some(stratus_provider::config::ProviderConfig::load(&path)?.raw.key))
 }
