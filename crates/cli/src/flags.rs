@@ -212,6 +212,13 @@ pub struct NodeInit {
     /// Smallest fee per transaction (e.g. 100uact); none by default.
     #[arg(long)]
     pub min_fee: Option<String>,
+    /// A BFT testnet of N validators: writes HOME/v0 … HOME/v{N-1}, each a node home with the
+    /// shared genesis, its own validator key and the others as peers on 127.0.0.1.
+    #[arg(long, value_name = "N")]
+    pub testnet: Option<usize>,
+    /// First port of a testnet: validator I listens for peers on P+2I and serves its API on P+2I+1.
+    #[arg(long, value_name = "P", default_value_t = 26656, requires = "testnet")]
+    pub base_port: u16,
 }
 
 #[derive(Debug, Args)]

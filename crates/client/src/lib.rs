@@ -14,10 +14,4 @@ pub fn install_tls_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
-/// Milliseconds since the Unix epoch by this machine's clock (never the ledger's: the ledger's
-/// clock is block heights and the block times its engine stamps).
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
+pub use stratus_types::clock::now_ms;

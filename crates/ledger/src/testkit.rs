@@ -108,6 +108,7 @@ impl TestChain {
                 .map(|a| GenesisAccount { address: a.address, coins: vec![Coin::new(funds, DENOM)] })
                 .collect(),
             providers: Vec::new(),
+            validators: Vec::new(),
         };
         let (changes, app_hash) = genesis(&g).unwrap_or_else(|e| panic!("genesis: {e}"));
         let mut state = MemState::default();

@@ -132,6 +132,7 @@ async fn status(State(app): State<AppState>) -> Json<Status> {
         latest_block_time_ms: head.time_ms,
         mempool_txs: app.mempool_len(),
         faucet: app.faucet_address().is_some(),
+        consensus: app.engine_status(),
     }))
 }
 

@@ -25,7 +25,7 @@ use stratus_types::tx::{Msg, Tx, TxBody};
 use tokio::sync::{broadcast, oneshot, watch};
 
 use crate::config::NodeConfig;
-use crate::consensus::{BlockApp, Certificate, Reject};
+use crate::consensus::{BlockApp, Certificate, EngineStatus, Reject, Validator};
 use crate::mempool::{Limits, Mempool, MempoolError};
 
 /// Why a submission was refused; each maps to one HTTP status.
@@ -81,6 +81,10 @@ pub struct NodeApp {
     faucet: Option<Faucet>,
     /// Turns true when the node shuts down: long-lived responses (event streams) end.
     closing: watch::Sender<bool>,
+    validators: Vec<Validator>,
+    engine_status: Mutex<EngineStatus>,
+    /// Newly admitted transactions, for the task that forwards them to the other nodes.
+    forward: std::sync::OnceLock<tokio::sync::mpsc::Sender<Vec<u8>>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -107,7 +111,12 @@ impl NodeApp {
             _ => None,
         };
         let limits = Limits { max_txs: config.mempool_max_txs, max_bytes: config.mempool_max_bytes };
+        let validators =
+            genesis.validators.iter().map(|v| Validator { public_key: v.public_key, power: v.power }).collect();
         Ok(NodeApp {
+            validators,
+            engine_status: Mutex::new(EngineStatus::default()),
+            forward: std::sync::OnceLock::new(),
             chain_id: genesis.chain_id,
             params: genesis.params,
             store,
@@ -146,6 +155,16 @@ impl NodeApp {
 
     pub fn watch_closing(&self) -> watch::Receiver<bool> {
         self.closing.subscribe()
+    }
+
+    /// What the consensus engine last reported.
+    pub fn engine_status(&self) -> EngineStatus {
+        lock(&self.engine_status).clone()
+    }
+
+    /// Sends every transaction this node newly admits to `forward` (once; later calls are ignored).
+    pub fn forward_to(&self, forward: tokio::sync::mpsc::Sender<Vec<u8>>) {
+        let _ = self.forward.set(forward);
     }
 
     pub fn mempool_len(&self) -> usize {
@@ -227,7 +246,14 @@ impl NodeApp {
         };
         drop(snap);
         match mempool.insert(tx, hash, bytes.len(), checked.committed_sequence, checked.fee_balance) {
-            Ok(()) => Ok(Admitted { hash, done: None, waiter }),
+            Ok(()) => {
+                if let Some(forward) = self.forward.get()
+                    && forward.try_send(bytes.to_vec()).is_err()
+                {
+                    tracing::warn!(tx = %hex::encode(hash), "forwarding queue full; the transaction waits for this node's own proposal");
+                }
+                Ok(Admitted { hash, done: None, waiter })
+            }
             Err(e) => {
                 forget(self);
                 Err(match e {
@@ -366,6 +392,18 @@ pub fn account_sequence(state: &dyn StateRead, address: &Address) -> Result<u64,
 }
 
 impl BlockApp for NodeApp {
+    fn chain_id(&self) -> &str {
+        &self.chain_id
+    }
+
+    fn validators(&self) -> Vec<Validator> {
+        self.validators.clone()
+    }
+
+    fn report(&self, status: EngineStatus) {
+        *lock(&self.engine_status) = status;
+    }
+
     fn next_height(&self) -> u64 {
         lock(&self.exec).head().height + 1
     }
@@ -422,7 +460,7 @@ impl BlockApp for NodeApp {
         Ok(())
     }
 
-    fn commit(&self, block: Block, _certificate: Certificate) -> anyhow::Result<[u8; 32]> {
+    fn commit(&self, block: Block, certificate: Certificate) -> anyhow::Result<[u8; 32]> {
         let hashes: Vec<[u8; 32]> = block.txs.iter().map(Tx::hash).collect();
         let mark_time = block.header.time_ms;
         let height = block.header.height;
@@ -432,7 +470,7 @@ impl BlockApp for NodeApp {
         let errors: Vec<Option<String>> = outcome.tx_results.iter().map(|r| r.error.clone()).collect();
         let events = outcome.events.clone();
         let app_hash = outcome.app_hash;
-        exec.submit(block, outcome)?;
+        exec.submit_certified(block, outcome, certificate.to_bytes())?;
         let dropped = {
             let mut mempool = lock(&self.mempool);
             exec.flush().context("committing the block to the store")?;
@@ -463,11 +501,13 @@ impl BlockApp for NodeApp {
         Ok(app_hash)
     }
 
-    fn decided(&self, from: u64, to: u64) -> anyhow::Result<Vec<Block>> {
+    fn decided(&self, from: u64, to: u64) -> anyhow::Result<Vec<(Block, Option<Certificate>)>> {
         let snap = self.store.snapshot()?;
         let mut out = Vec::new();
         for h in from.max(1)..=to.min(snap.height) {
-            out.extend(snap.block(h)?);
+            let Some(block) = snap.block(h)? else { break };
+            let certificate = snap.certificate(h)?.map(|c| Certificate::from_bytes(&c)).transpose()?;
+            out.push((block, certificate));
         }
         Ok(out)
     }

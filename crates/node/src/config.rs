@@ -41,6 +41,67 @@ pub struct NodeConfig {
     /// block: for devnets and debugging (the devnet turns it on), not for large chains.
     #[serde(default)]
     pub check_invariants: bool,
+    /// Which engine decides blocks, and how a BFT validator reaches its peers.
+    #[serde(default)]
+    pub consensus: ConsensusConfig,
+}
+
+/// `[consensus]` in config.toml.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsensusConfig {
+    /// `solo`: this node decides every block (devnets). `bft`: Tendermint among the validators
+    /// genesis lists (`stratus node init --testnet N`).
+    #[serde(default)]
+    pub engine: EngineKind,
+    /// libp2p address validators connect to (bft).
+    #[serde(default = "default_p2p_listen")]
+    pub p2p_listen: String,
+    /// The other validators' libp2p addresses (bft).
+    #[serde(default)]
+    pub peers: Vec<String>,
+    /// The other nodes' HTTP APIs: a transaction admitted here is forwarded to them, so it
+    /// reaches whichever validator proposes next (Malachite does not gossip transactions).
+    #[serde(default)]
+    pub peer_apis: Vec<String>,
+    /// Round 0's propose timeout and prevote/precommit timeouts (later rounds add half again).
+    #[serde(default = "default_timeout_propose_ms")]
+    pub timeout_propose_ms: u64,
+    #[serde(default = "default_timeout_vote_ms")]
+    pub timeout_vote_ms: u64,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EngineKind {
+    #[default]
+    Solo,
+    Bft,
+}
+
+impl Default for ConsensusConfig {
+    fn default() -> ConsensusConfig {
+        ConsensusConfig {
+            engine: EngineKind::Solo,
+            p2p_listen: default_p2p_listen(),
+            peers: Vec::new(),
+            peer_apis: Vec::new(),
+            timeout_propose_ms: default_timeout_propose_ms(),
+            timeout_vote_ms: default_timeout_vote_ms(),
+        }
+    }
+}
+
+fn default_p2p_listen() -> String {
+    "/ip4/127.0.0.1/tcp/26656".into()
+}
+
+fn default_timeout_propose_ms() -> u64 {
+    1000
+}
+
+fn default_timeout_vote_ms() -> u64 {
+    500
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,6 +126,7 @@ impl Default for NodeConfig {
             request_timeout_ms: default_request_timeout_ms(),
             faucet: None,
             check_invariants: false,
+            consensus: ConsensusConfig::default(),
         }
     }
 }
@@ -94,6 +156,43 @@ impl Home {
 
     pub fn store_path(&self) -> PathBuf {
         self.dir.join("data").join("ledger.redb")
+    }
+
+    /// The node's own validator key (hex of the ed25519 seed, readable by its owner only): never
+    /// a client keyring key, so a node's consensus identity is not a spending key.
+    pub fn validator_key_path(&self) -> PathBuf {
+        self.dir.join("validator.key")
+    }
+
+    /// Loads the validator key, creating one first if the home has none (homes made before
+    /// validator keys existed).
+    pub fn validator_key(&self) -> anyhow::Result<ed25519_dalek::SigningKey> {
+        let path = self.validator_key_path();
+        if !path.exists() {
+            let key = ed25519_dalek::SigningKey::generate(&mut rand_core::OsRng);
+            self.write_validator_key(&key)?;
+            tracing::info!(path = %path.display(), "created a validator key");
+            return Ok(key);
+        }
+        let text = fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        let bytes = hex::decode(text.trim()).map_err(|e| anyhow::anyhow!("{}: not hex: {e}", path.display()))?;
+        let seed: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| anyhow::anyhow!("{}: a validator key is 32 bytes (64 hex digits)", path.display()))?;
+        Ok(ed25519_dalek::SigningKey::from_bytes(&seed))
+    }
+
+    pub fn write_validator_key(&self, key: &ed25519_dalek::SigningKey) -> anyhow::Result<()> {
+        let path = self.validator_key_path();
+        fs::create_dir_all(&self.dir).with_context(|| format!("cannot create {}", self.dir.display()))?;
+        let mut options = fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&path).with_context(|| format!("cannot create {}", path.display()))?;
+        std::io::Write::write_all(&mut file, format!("{}\n", hex::encode(key.to_bytes())).as_bytes())
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        Ok(())
     }
 
     pub fn is_initialized(&self) -> bool {

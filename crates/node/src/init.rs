@@ -3,12 +3,13 @@
 use std::path::Path;
 
 use anyhow::{Context, bail};
+use ed25519_dalek::SigningKey;
 use stratus_client::keys::{Backend, Keyring, Secret, generate_mnemonic};
 use stratus_types::address::Address;
 use stratus_types::coin::Coin;
-use stratus_types::params::{Genesis, GenesisAccount, Params};
+use stratus_types::params::{Genesis, GenesisAccount, GenesisValidator, Params};
 
-use crate::config::{FaucetConfig, Home, NodeConfig};
+use crate::config::{EngineKind, FaucetConfig, Home, NodeConfig};
 
 pub struct InitOptions {
     pub chain_id: String,
@@ -20,6 +21,8 @@ pub struct InitOptions {
     pub config: NodeConfig,
     pub params: Params,
     pub genesis_time_ms: u64,
+    /// A BFT chain's validator set (empty: a solo chain).
+    pub validators: Vec<GenesisValidator>,
 }
 
 /// A funded account, and its mnemonic when `init` created the key.
@@ -96,9 +99,73 @@ pub fn init(home: &Path, opts: InitOptions) -> anyhow::Result<InitReport> {
         params: opts.params,
         accounts: genesis_accounts,
         providers: Vec::new(),
+        validators: opts.validators,
     };
     // Fail now, not at first start, if the ledger refuses this genesis.
     stratus_ledger::genesis(&genesis).map_err(|e| anyhow::anyhow!("genesis is invalid: {e}"))?;
     home.write(&config, &genesis)?;
+    if !home.validator_key_path().exists() {
+        home.write_validator_key(&SigningKey::generate(&mut rand_core::OsRng))?;
+    }
     Ok(InitReport { accounts, faucet, genesis })
+}
+
+/// Voting power of each testnet validator (equal: any 3 of 4 make a quorum).
+pub const TESTNET_POWER: u64 = 10;
+
+/// One testnet validator's ports: libp2p on `base + 2i`, the API on `base + 2i + 1`.
+pub fn testnet_ports(base_port: u16, index: usize) -> anyhow::Result<(u16, u16)> {
+    let p2p = u16::try_from(usize::from(base_port) + 2 * index)
+        .ok()
+        .filter(|p| p.checked_add(1).is_some())
+        .with_context(|| format!("--base-port {base_port}: validator {index}'s ports pass 65535"))?;
+    Ok((p2p, p2p + 1))
+}
+
+/// `stratus node init --testnet N`: `dir/v0 … dir/v{N-1}`, each a node home with the shared
+/// genesis (listing all N validators), its own validator key, and the others as its peers on
+/// 127.0.0.1. Accounts and the faucet key go to `v0`'s keyring; only `v0` serves the faucet.
+pub fn testnet(dir: &Path, validators: usize, base_port: u16, opts: InitOptions) -> anyhow::Result<InitReport> {
+    if validators == 0 {
+        bail!("--testnet needs at least 1 validator");
+    }
+    let homes: Vec<Home> = (0..validators).map(|i| Home::new(&dir.join(format!("v{i}")))).collect();
+    for h in &homes {
+        if h.is_initialized() {
+            bail!("{} already holds a node; use another --home", h.dir.display());
+        }
+    }
+    let keys: Vec<SigningKey> = (0..validators).map(|_| SigningKey::generate(&mut rand_core::OsRng)).collect();
+    let ports: Vec<(u16, u16)> = (0..validators).map(|i| testnet_ports(base_port, i)).collect::<anyhow::Result<_>>()?;
+    let p2p = |i: usize| format!("/ip4/127.0.0.1/tcp/{}", ports[i].0);
+    let api = |i: usize| format!("http://127.0.0.1:{}", ports[i].1);
+    let config_for = |i: usize, template: &NodeConfig| {
+        let mut c = template.clone();
+        c.api_addr = std::net::SocketAddr::from(([127, 0, 0, 1], ports[i].1));
+        c.consensus.engine = EngineKind::Bft;
+        c.consensus.p2p_listen = p2p(i);
+        c.consensus.peers = (0..validators).filter(|j| *j != i).map(p2p).collect();
+        c.consensus.peer_apis = (0..validators).filter(|j| *j != i).map(api).collect();
+        c
+    };
+    let genesis_validators: Vec<GenesisValidator> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| GenesisValidator {
+            name: format!("v{i}"),
+            public_key: k.verifying_key().to_bytes(),
+            power: TESTNET_POWER,
+        })
+        .collect();
+    let template = opts.config.clone();
+    homes[0].write_validator_key(&keys[0])?;
+    let report =
+        init(&homes[0].dir, InitOptions { config: config_for(0, &template), validators: genesis_validators, ..opts })?;
+    for (i, home) in homes.iter().enumerate().skip(1) {
+        let mut config = config_for(i, &template);
+        config.faucet = None;
+        home.write(&config, &report.genesis)?;
+        home.write_validator_key(&keys[i])?;
+    }
+    Ok(report)
 }

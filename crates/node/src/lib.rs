@@ -8,6 +8,7 @@ pub mod app;
 pub mod config;
 pub mod consensus;
 pub mod events;
+mod forward;
 pub mod init;
 pub mod mempool;
 pub mod openapi;
@@ -25,7 +26,9 @@ use stratus_store::Store;
 use tokio::sync::watch;
 
 use crate::app::NodeApp;
+use crate::config::EngineKind;
 use crate::config::Home;
+use crate::consensus::malachite::{BftConfig, MalachiteEngine};
 use crate::consensus::{ConsensusEngine, SoloEngine};
 
 /// Overrides of `config.toml` from the command line.
@@ -69,6 +72,8 @@ pub async fn run(
         None => None,
     };
     let block_time = Duration::from_millis(config.block_time_ms);
+    let validator_key = home.validator_key()?;
+    let consensus = config.consensus.clone();
     let addr = config.api_addr;
     let request_timeout = Duration::from_millis(config.request_timeout_ms);
     let app = Arc::new(NodeApp::open(store, config, faucet_key)?);
@@ -79,7 +84,28 @@ pub async fn run(
     on_ready(&Running { api_addr, app: Arc::clone(&app) });
 
     let (stop, stopped) = watch::channel(false);
-    let engine = tokio::spawn(SoloEngine { block_time }.run(app.clone(), stopped));
+    let engine = match consensus.engine {
+        EngineKind::Solo => tokio::spawn(SoloEngine { block_time, key: validator_key }.run(app.clone(), stopped)),
+        EngineKind::Bft => {
+            let moniker = home.dir.file_name().map_or_else(|| "node".into(), |n| n.to_string_lossy().into_owned());
+            let config = BftConfig {
+                data_dir: home.dir.join("data"),
+                key: validator_key,
+                moniker,
+                listen: consensus.p2p_listen.clone(),
+                peers: consensus.peers.clone(),
+                block_time,
+                timeout_propose: Duration::from_millis(consensus.timeout_propose_ms),
+                timeout_vote: Duration::from_millis(consensus.timeout_vote_ms),
+            };
+            tokio::spawn(MalachiteEngine { config }.run(app.clone(), stopped))
+        }
+    };
+    if !consensus.peer_apis.is_empty() {
+        let (send, recv) = tokio::sync::mpsc::channel(50_000);
+        app.forward_to(send);
+        tokio::spawn(forward::run(recv, consensus.peer_apis.clone()));
+    }
     let closing = app.watch_closing();
     let router = api::router(Arc::clone(&app));
     let limits = stratus_http::Limits { request_timeout, ..stratus_http::Limits::default() };

@@ -21,6 +21,9 @@ pub use pipeline::{Head, Pipeline};
 const STATE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("state");
 const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
 const RESULTS: TableDefinition<u64, &[u8]> = TableDefinition::new("results");
+/// Height → the certificate the consensus engine decided the block with (engine-encoded bytes,
+/// kept to serve peers that sync and to prove the block was decided).
+const CERTS: TableDefinition<u64, &[u8]> = TableDefinition::new("certs");
 /// Transaction hash → height (8 bytes, big-endian) and index in the block (4 bytes).
 const TX_INDEX: TableDefinition<&[u8], &[u8]> = TableDefinition::new("tx_index");
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
@@ -87,7 +90,7 @@ impl Store {
         for t in [STATE, TX_INDEX] {
             tx.open_table(t).map_err(db)?;
         }
-        for t in [BLOCKS, RESULTS] {
+        for t in [BLOCKS, RESULTS, CERTS] {
             tx.open_table(t).map_err(db)?;
         }
         tx.open_table(META).map_err(db)?;
@@ -143,17 +146,26 @@ impl Store {
             state: tx.open_table(STATE).map_err(db)?,
             blocks: tx.open_table(BLOCKS).map_err(db)?,
             results: tx.open_table(RESULTS).map_err(db)?,
+            certs: tx.open_table(CERTS).map_err(db)?,
             tx_index: tx.open_table(TX_INDEX).map_err(db)?,
         })
     }
 
-    /// Commits an executed block atomically and durably.
+    /// Commits an executed block atomically and durably, with no certificate.
     pub fn commit(&self, block: &Block, outcome: &BlockOutcome) -> Result<(), StoreError> {
-        self.commit_with(block, outcome, Durability::Immediate)
+        self.commit_with(block, outcome, &[], Durability::Immediate)
     }
 
-    /// [`Store::commit`] with an explicit durability (tests and benchmarks measure both).
-    pub fn commit_with(&self, block: &Block, outcome: &BlockOutcome, durability: Durability) -> Result<(), StoreError> {
+    /// [`Store::commit`] with the block's certificate (stored in the same transaction: a
+    /// committed block always has the certificate it was decided with) and an explicit
+    /// durability (tests and benchmarks measure both).
+    pub fn commit_with(
+        &self,
+        block: &Block,
+        outcome: &BlockOutcome,
+        certificate: &[u8],
+        durability: Durability,
+    ) -> Result<(), StoreError> {
         let mut tx = self.db.begin_write().map_err(db_err)?;
         tx.set_durability(durability).map_err(db)?;
         {
@@ -185,6 +197,10 @@ impl Store {
             // Encoded like `BlockRecord`, without copying the events.
             let record =
                 RecordRef { app_hash: &outcome.app_hash, tx_results: &outcome.tx_results, events: &outcome.events };
+            if !certificate.is_empty() {
+                let mut certs = tx.open_table(CERTS).map_err(db)?;
+                certs.insert(h, certificate).map_err(db)?;
+            }
             let mut results = tx.open_table(RESULTS).map_err(db)?;
             results.insert(h, pack(&borsh::to_vec(&record).map_err(db)?).as_slice()).map_err(db)?;
             // Hashes are random: inserting them in order touches each index page once.
@@ -251,6 +267,7 @@ pub struct Snapshot {
     state: ReadOnlyTable<&'static [u8], &'static [u8]>,
     blocks: ReadOnlyTable<u64, &'static [u8]>,
     results: ReadOnlyTable<u64, &'static [u8]>,
+    certs: ReadOnlyTable<u64, &'static [u8]>,
     tx_index: ReadOnlyTable<&'static [u8], &'static [u8]>,
 }
 
@@ -260,6 +277,11 @@ impl Snapshot {
             Some(v) => borsh::from_slice(&unpack(v.value())?).map(Some).map_err(|e| StoreError::Corrupt(e.to_string())),
             None => Ok(None),
         }
+    }
+
+    /// The certificate block `height` was decided with (engine-encoded), if it has one.
+    pub fn certificate(&self, height: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.certs.get(height).map_err(db)?.map(|v| v.value().to_vec()))
     }
 
     pub fn record(&self, height: u64) -> Result<Option<BlockRecord>, StoreError> {

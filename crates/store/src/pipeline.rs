@@ -62,6 +62,17 @@ impl Pipeline {
     /// Starts committing `block` once the previous commit is done (waiting for it, and
     /// returning its error if it failed).
     pub fn submit(&mut self, block: Block, outcome: BlockOutcome) -> Result<(), StoreError> {
+        self.submit_certified(block, outcome, Vec::new())
+    }
+
+    /// [`Pipeline::submit`] with the certificate the block was decided with, committed in the
+    /// same store transaction.
+    pub fn submit_certified(
+        &mut self,
+        block: Block,
+        outcome: BlockOutcome,
+        certificate: Vec<u8>,
+    ) -> Result<(), StoreError> {
         self.flush()?;
         let height = block.header.height;
         if height != self.head.height + 1 || block.header.prev_app_hash != self.head.app_hash {
@@ -70,7 +81,8 @@ impl Pipeline {
         self.mirror.apply(&outcome.changes);
         self.head = Head { height, app_hash: outcome.app_hash };
         let store = Arc::clone(&self.store);
-        let handle = std::thread::spawn(move || store.commit(&block, &outcome));
+        let handle =
+            std::thread::spawn(move || store.commit_with(&block, &outcome, &certificate, redb::Durability::Immediate));
         self.inflight = Some(Inflight { handle });
         Ok(())
     }

@@ -1,4 +1,5 @@
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use stratus_ledger::testkit::{Actor, CHAIN_ID, DENOM};
@@ -20,6 +21,7 @@ fn genesis_for(actors: &[&Actor]) -> Genesis {
             .map(|a| GenesisAccount { address: a.address, coins: vec![Coin::new(1_000_000_000, DENOM)] })
             .collect(),
         providers: vec![],
+        validators: vec![],
     }
 }
 
@@ -85,6 +87,24 @@ fn commits_persist_across_reopen_and_refuse_wrong_blocks() {
     let block = snap.block(2).expect("read").expect("block");
     let (h, i) = snap.tx_location(&block.txs[1].hash()).expect("read").expect("indexed");
     assert_eq!((h, i), (2, 1));
+}
+
+#[test]
+fn a_certificate_is_committed_with_its_block_and_a_failed_commit_stores_none() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut a, b) = (Actor::new("a"), Actor::new("b"));
+    let store = Arc::new(Store::open(&dir.path().join("db")).expect("open"));
+    store.init(&genesis_for(&[&a])).expect("init");
+    let (block, outcome) = next_block(&store, &mut a, &b);
+    let mut wrong = block.clone();
+    wrong.header.height = 5;
+    assert!(store.commit_with(&wrong, &outcome, b"cert-5", Durability::Immediate).is_err());
+    let mut pipeline = Pipeline::new(Arc::clone(&store)).expect("pipeline");
+    pipeline.submit_certified(block, outcome, b"cert-1".to_vec()).expect("submit");
+    pipeline.flush().expect("flush");
+    let snap = store.snapshot().expect("snapshot");
+    assert_eq!(snap.certificate(1).expect("read").as_deref(), Some(&b"cert-1"[..]));
+    assert_eq!(snap.certificate(5).expect("read"), None, "the refused block left no certificate");
 }
 
 #[test]

@@ -21,6 +21,28 @@ pub struct Status {
     pub latest_block_time_ms: u64,
     pub mempool_txs: usize,
     pub faucet: bool,
+    /// The consensus engine's view: which engine, this node's validator address, its peers,
+    /// and whether it is catching up.
+    #[serde(default)]
+    pub consensus: ConsensusStatus,
+}
+
+/// What a node's consensus engine reports (`GET /status`'s `consensus`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsensusStatus {
+    /// `solo` (this node decides every block) or `bft` (Tendermint among the genesis validators).
+    pub engine: String,
+    /// This node's validator address, when it is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validator: Option<String>,
+    /// Connected consensus peers (validator addresses, or monikers of non-validators).
+    #[serde(default)]
+    pub peers: Vec<String>,
+    /// The height and round consensus is working on.
+    pub height: u64,
+    pub round: i64,
+    /// True while the node is behind its peers and taking decided blocks by sync.
+    pub catching_up: bool,
 }
 
 /// `POST /txs` body: the transaction's canonical (borsh) bytes, hex-encoded.

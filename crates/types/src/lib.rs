@@ -11,6 +11,7 @@ pub mod attributes;
 pub mod auth;
 pub mod benchmark;
 pub mod block;
+pub mod clock;
 pub mod coin;
 pub mod dec;
 pub mod event;

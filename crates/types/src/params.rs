@@ -105,6 +105,20 @@ pub struct Genesis {
     pub accounts: Vec<GenesisAccount>,
     #[serde(default)]
     pub providers: Vec<Provider>,
+    /// The validator set of a BFT chain (`stratus node init --testnet N` writes it); empty for a
+    /// solo chain, whose one node signs every block with its own key.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub validators: Vec<GenesisValidator>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, BorshSerialize, BorshDeserialize)]
+pub struct GenesisValidator {
+    /// A name for logs (the testnet names them v0, v1, ...).
+    pub name: String,
+    /// The ed25519 public key, hex.
+    #[serde(with = "crate::tx::hex32")]
+    pub public_key: [u8; 32],
+    pub power: u64,
 }
 
 #[cfg(test)]

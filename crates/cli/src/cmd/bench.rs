@@ -78,6 +78,7 @@ pub fn ledger(args: &crate::flags::BenchLedger) -> anyhow::Result<ExitCode> {
                 info: ProviderInfo::default(),
             })
             .collect(),
+        validators: vec![],
     };
 
     // Plan: block b holds stage (b - c) of cohort c.
@@ -224,6 +225,7 @@ fn settlement_state(leases: u64) -> anyhow::Result<(f64, stratus_ledger::AccessC
             attributes: vec![],
             info: ProviderInfo::default(),
         }],
+        validators: vec![],
     };
     let (changes, mut hash) = genesis(&g)?;
     let mut mem = MemState::default();

@@ -42,19 +42,32 @@ fn node_init(ctx: &Ctx, args: NodeInit) -> anyhow::Result<ExitCode> {
     }
     let block_time_ms = parse_duration_ms(&args.block_time).map_err(|e| anyhow!("--block-time {e}"))?;
     let config = NodeConfig { api_addr: args.api_addr, block_time_ms, ..NodeConfig::default() };
-    let report = init(
-        &ctx.home,
-        InitOptions {
-            chain_id: args.chain_id,
-            accounts,
-            faucet_grant,
-            config,
-            params,
-            genesis_time_ms: stratus_client::now_ms(),
-        },
-    )?;
+    let opts = InitOptions {
+        chain_id: args.chain_id,
+        accounts,
+        faucet_grant,
+        config,
+        params,
+        genesis_time_ms: stratus_client::now_ms(),
+        validators: Vec::new(),
+    };
+    let report = match args.testnet {
+        Some(n) => stratus_node::init::testnet(&ctx.home, n, args.base_port, opts)?,
+        None => init(&ctx.home, opts)?,
+    };
     let mut out = std::io::stdout().lock();
     writeln!(out, "initialized chain {} in {}", report.genesis.chain_id, ctx.home.display())?;
+    if let Some(n) = args.testnet {
+        for i in 0..n {
+            let (p2p, api) = stratus_node::init::testnet_ports(args.base_port, i)?;
+            let home = ctx.home.join(format!("v{i}"));
+            writeln!(
+                out,
+                "  validator v{i}: {} (peers on 127.0.0.1:{p2p}, API http://127.0.0.1:{api})",
+                home.display()
+            )?;
+        }
+    }
     for a in &report.accounts {
         writeln!(out, "  account {} {}", a.name, a.address)?;
         if let Some(m) = &a.mnemonic {
@@ -64,7 +77,15 @@ fn node_init(ctx: &Ctx, args: NodeInit) -> anyhow::Result<ExitCode> {
     if let Some(f) = report.faucet {
         writeln!(out, "  faucet {f}")?;
     }
-    writeln!(out, "start it with: stratus --home {} node run", ctx.home.display())?;
+    match args.testnet {
+        Some(n) => writeln!(
+            out,
+            "start each with: stratus node run --home {}/vI (I = 0..{}); any 2/3 of the voting power makes progress",
+            ctx.home.display(),
+            n - 1
+        )?,
+        None => writeln!(out, "start it with: stratus --home {} node run", ctx.home.display())?,
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -110,9 +131,12 @@ fn node_run(ctx: &Ctx, args: &NodeRun) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Our own logs at info; the BFT library's (every vote and peer event) only when they warn.
+const DEFAULT_LOG_FILTER: &str = "info,arc_malachitebft=warn,libp2p=warn,ractor=warn";
+
 pub fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("STRATUS_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG_FILTER));
     // Colours only on a terminal: the devnet's log file stays plain text.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr).try_init();

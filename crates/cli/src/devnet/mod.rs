@@ -480,6 +480,7 @@ impl Devnet {
                 config,
                 params,
                 genesis_time_ms: stratus_client::now_ms(),
+                validators: Vec::new(),
             },
         )?;
         let address_of = |name: &str| {

@@ -45,6 +45,9 @@ fn a_peer_block_with_a_forged_signature_is_refused_and_a_valid_one_commits() {
     bad.txs = vec![valid.clone(), altered];
     assert!(app.check(&bad).unwrap_err().to_string().contains("invalid signature"));
 
-    app.commit(block, Certificate::Solo).unwrap();
+    let certificate = Certificate::Bft { round: 0, signers: vec![[7; 32]], encoded: b"quorum".to_vec() };
+    app.commit(block.clone(), certificate.clone()).unwrap();
     assert_eq!(app.next_height(), 2, "the valid block committed");
+    let decided = app.decided(1, 5).unwrap();
+    assert_eq!(decided, vec![(block, Some(certificate))], "the block is kept with the certificate that decided it");
 }

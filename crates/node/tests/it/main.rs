@@ -54,6 +54,7 @@ pub fn init_home(dir: &Path, funded: &[Actor], tweak: impl FnOnce(&mut NodeConfi
             config,
             params,
             genesis_time_ms: 1,
+            validators: Vec::new(),
         },
     )
     .unwrap();
