@@ -97,6 +97,8 @@ pub async fn run(
                 block_time,
                 timeout_propose: Duration::from_millis(consensus.timeout_propose_ms),
                 timeout_vote: Duration::from_millis(consensus.timeout_vote_ms),
+                // Fault injection for the BFT scenario tests: a faulty proposer.
+                forge_tx_signatures: std::env::var("STRATUS_FAULT").is_ok_and(|f| f == "forge-tx-signatures"),
             };
             tokio::spawn(MalachiteEngine { config }.run(app.clone(), stopped))
         }

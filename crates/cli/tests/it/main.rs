@@ -13,6 +13,7 @@ mod telemetry;
 mod train;
 mod train_up;
 mod up;
+mod validators;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

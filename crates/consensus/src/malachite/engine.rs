@@ -50,6 +50,9 @@ pub struct BftConfig {
     /// Round 0's propose and vote timeouts (each later round adds half again).
     pub timeout_propose: Duration,
     pub timeout_vote: Duration,
+    /// Fault injection, for testing the other validators: this node proposes blocks whose first
+    /// transaction's signature is corrupted (a faulty or malicious proposer).
+    pub forge_tx_signatures: bool,
 }
 
 pub struct MalachiteEngine {
@@ -180,7 +183,11 @@ impl ConsensusEngine for MalachiteEngine {
             rebroadcast: cfg.timeout_propose + cfg.timeout_vote * 2,
             ..LinearTimeouts::default()
         };
+        if cfg.forge_tx_signatures {
+            tracing::warn!("fault injection on: this validator proposes blocks with a forged transaction signature");
+        }
         let mut host = Host {
+            forge_tx_signatures: cfg.forge_tx_signatures,
             app,
             chain_id,
             set,
@@ -263,6 +270,7 @@ struct Host {
     status: EngineStatus,
     /// When a block last came by sync: the node is catching up while they keep coming.
     last_synced: Option<std::time::Instant>,
+    forge_tx_signatures: bool,
 }
 
 impl Host {
@@ -387,7 +395,12 @@ impl Host {
             return Ok((id, entry));
         }
         let h = height.0;
-        let block = self.blocking(move |app| app.build(h, now_ms())).await?;
+        let mut block = self.blocking(move |app| app.build(h, now_ms())).await?;
+        if self.forge_tx_signatures
+            && let Some(tx) = block.txs.first_mut()
+        {
+            tx.signature[0] ^= 1;
+        }
         let block_bytes = borsh::to_vec(&block)?;
         let id = BlockId(block_id(&block));
         let entry = Stashed {
