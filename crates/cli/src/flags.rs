@@ -143,6 +143,10 @@ pub struct UpArgs {
     /// other regions (a100, l40s, a6000, h200, a40) [default: 3; an existing devnet keeps its own]
     #[arg(long)]
     pub providers: Option<usize>,
+    /// Validators of a new devnet's chain (1–7): 1 is the solo engine; more run Tendermint BFT
+    /// in the devnet's process [default: 1; an existing devnet keeps its own]
+    #[arg(long)]
+    pub validators: Option<usize>,
 }
 
 #[derive(Debug, Args)]

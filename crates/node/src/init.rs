@@ -129,23 +129,34 @@ pub fn testnet(dir: &Path, validators: usize, base_port: u16, opts: InitOptions)
     if validators == 0 {
         bail!("--testnet needs at least 1 validator");
     }
-    let homes: Vec<Home> = (0..validators).map(|i| Home::new(&dir.join(format!("v{i}")))).collect();
+    let members = (0..validators)
+        .map(|i| Ok((dir.join(format!("v{i}")), testnet_ports(base_port, i)?)))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    init_validators(&members, opts)
+}
+
+/// Validator homes for one BFT chain: `members[i]` is validator i's home and its (libp2p, API)
+/// ports on 127.0.0.1. The first home gets the keyring (accounts, faucet) and is the one
+/// [`init`] writes; the others get the same genesis and their own config and key.
+pub fn init_validators(members: &[(std::path::PathBuf, (u16, u16))], opts: InitOptions) -> anyhow::Result<InitReport> {
+    let homes: Vec<Home> = members.iter().map(|(dir, _)| Home::new(dir)).collect();
+    let Some(first) = homes.first() else { bail!("a BFT chain needs at least 1 validator") };
     for h in &homes {
         if h.is_initialized() {
             bail!("{} already holds a node; use another --home", h.dir.display());
         }
     }
-    let keys: Vec<SigningKey> = (0..validators).map(|_| SigningKey::generate(&mut rand_core::OsRng)).collect();
-    let ports: Vec<(u16, u16)> = (0..validators).map(|i| testnet_ports(base_port, i)).collect::<anyhow::Result<_>>()?;
-    let p2p = |i: usize| format!("/ip4/127.0.0.1/tcp/{}", ports[i].0);
-    let api = |i: usize| format!("http://127.0.0.1:{}", ports[i].1);
+    let n = homes.len();
+    let keys: Vec<SigningKey> = (0..n).map(|_| SigningKey::generate(&mut rand_core::OsRng)).collect();
+    let p2p = |i: usize| format!("/ip4/127.0.0.1/tcp/{}", members[i].1.0);
+    let api = |i: usize| format!("http://127.0.0.1:{}", members[i].1.1);
     let config_for = |i: usize, template: &NodeConfig| {
         let mut c = template.clone();
-        c.api_addr = std::net::SocketAddr::from(([127, 0, 0, 1], ports[i].1));
+        c.api_addr = std::net::SocketAddr::from(([127, 0, 0, 1], members[i].1.1));
         c.consensus.engine = EngineKind::Bft;
         c.consensus.p2p_listen = p2p(i);
-        c.consensus.peers = (0..validators).filter(|j| *j != i).map(p2p).collect();
-        c.consensus.peer_apis = (0..validators).filter(|j| *j != i).map(api).collect();
+        c.consensus.peers = (0..n).filter(|j| *j != i).map(p2p).collect();
+        c.consensus.peer_apis = (0..n).filter(|j| *j != i).map(api).collect();
         c
     };
     let genesis_validators: Vec<GenesisValidator> = keys
@@ -158,9 +169,9 @@ pub fn testnet(dir: &Path, validators: usize, base_port: u16, opts: InitOptions)
         })
         .collect();
     let template = opts.config.clone();
-    homes[0].write_validator_key(&keys[0])?;
+    first.write_validator_key(&keys[0])?;
     let report =
-        init(&homes[0].dir, InitOptions { config: config_for(0, &template), validators: genesis_validators, ..opts })?;
+        init(&first.dir, InitOptions { config: config_for(0, &template), validators: genesis_validators, ..opts })?;
     for (i, home) in homes.iter().enumerate().skip(1) {
         let mut config = config_for(i, &template);
         config.faucet = None;

@@ -124,7 +124,7 @@ fn devnet(home: &Path) -> anyhow::Result<Devnet> {
         Devnet::load(home)?
     } else {
         eprintln!("creating a devnet in {}", home.display());
-        Devnet::init(home, 1000, &RuntimeChoice { kind: "host".into(), engine_socket: None }, 3)?
+        Devnet::init(home, 1000, &RuntimeChoice { kind: "host".into(), engine_socket: None }, 3, 1)?
     };
     if devnet.running_pid().is_none() {
         let t = Instant::now();

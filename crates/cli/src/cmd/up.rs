@@ -139,11 +139,17 @@ pub fn up(ctx: &Ctx, args: &UpArgs) -> anyhow::Result<ExitCode> {
             d.file.providers.len(),
             args.providers.unwrap_or_default()
         ),
+        Some(d) if args.validators.is_some_and(|n| n != d.file.validators) => anyhow::bail!(
+            "the devnet in {} has {} validators, not {}: `stratus down`, then use another --home for a new one",
+            ctx.home.display(),
+            d.file.validators,
+            args.validators.unwrap_or_default()
+        ),
         Some(d) => d,
         None => {
             say.line(format!("creating a devnet in {}", ctx.home.display()));
             let runtime = crate::devnet::RuntimeChoice { kind: kind.clone(), engine_socket };
-            Devnet::init(&ctx.home, block_time_ms, &runtime, args.providers.unwrap_or(3))?
+            Devnet::init(&ctx.home, block_time_ms, &runtime, args.providers.unwrap_or(3), args.validators.unwrap_or(1))?
         }
     };
     let started_here = match devnet.running_pid() {
@@ -155,11 +161,16 @@ pub fn up(ctx: &Ctx, args: &UpArgs) -> anyhow::Result<ExitCode> {
             let t = Instant::now();
             let pid = devnet.start()?;
             say.line(format!(
-                "devnet up in {:.1} s (pid {pid}; log {}): node {}, a block every {} ms",
+                "devnet up in {:.1} s (pid {pid}; log {}): node {}, a block every {} ms{}",
                 t.elapsed().as_secs_f64(),
                 devnet.log_path().display(),
                 devnet.file.node,
-                devnet.file.block_time_ms
+                devnet.file.block_time_ms,
+                if devnet.file.validators > 1 {
+                    format!(", decided by {} BFT validators", devnet.file.validators)
+                } else {
+                    String::new()
+                }
             ));
             true
         }

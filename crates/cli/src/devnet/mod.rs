@@ -54,7 +54,18 @@ pub struct DevnetFile {
     /// The container engine the providers use (container devnets).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub engine_socket: Option<String>,
+    /// Validators deciding the chain: 1 is the solo engine in the devnet's own node home; more
+    /// run Tendermint BFT, validator 0 in the home and the others in `validators/vI`.
+    #[serde(default = "one_validator")]
+    pub validators: usize,
 }
+
+fn one_validator() -> usize {
+    1
+}
+
+/// The most validators a devnet runs (all in its one process).
+pub const MAX_VALIDATORS: usize = 7;
 
 fn host_runtime() -> String {
     "host".into()
@@ -427,9 +438,18 @@ impl Devnet {
     }
 
     /// Writes a fresh devnet into `home`: genesis with funded keys, provider configs.
-    pub fn init(home: &Path, block_time_ms: u64, runtime: &RuntimeChoice, providers: usize) -> anyhow::Result<Devnet> {
+    pub fn init(
+        home: &Path,
+        block_time_ms: u64,
+        runtime: &RuntimeChoice,
+        providers: usize,
+        validators: usize,
+    ) -> anyhow::Result<Devnet> {
         if !(1..=MAX_PROVIDERS).contains(&providers) {
             bail!("a devnet has 1 to {MAX_PROVIDERS} providers, not {providers}");
+        }
+        if !(1..=MAX_VALIDATORS).contains(&validators) {
+            bail!("a devnet has 1 to {MAX_VALIDATORS} validators, not {validators}");
         }
         if home.join("config.toml").exists() {
             bail!(
@@ -471,18 +491,24 @@ impl Devnet {
                 check_invariants: true,
                 ..NodeConfig::default()
             };
-        let report = init(
-            home,
-            InitOptions {
-                chain_id: CHAIN_ID.into(),
-                accounts,
-                faucet_grant: Some(vec![Coin::new(100_000_000, "uact"), Coin::new(100_000_000, "uakt")]),
-                config,
-                params,
-                genesis_time_ms: stratus_client::now_ms(),
-                validators: Vec::new(),
-            },
-        )?;
+        let options = InitOptions {
+            chain_id: CHAIN_ID.into(),
+            accounts,
+            faucet_grant: Some(vec![Coin::new(100_000_000, "uact"), Coin::new(100_000_000, "uakt")]),
+            config,
+            params,
+            genesis_time_ms: stratus_client::now_ms(),
+            validators: Vec::new(),
+        };
+        let report = if validators == 1 {
+            init(home, options)?
+        } else {
+            let mut members = vec![(home.to_path_buf(), (free_port()?, node_port))];
+            for i in 1..validators {
+                members.push((Devnet::validator_home(home, i), (free_port()?, free_port()?)));
+            }
+            stratus_node::init::init_validators(&members, options)?
+        };
         let address_of = |name: &str| {
             report.accounts.iter().find(|a| a.name == name).map(|a| a.address.to_string()).unwrap_or_default()
         };
@@ -518,9 +544,15 @@ impl Devnet {
             providers,
             runtime: runtime.kind.clone(),
             engine_socket: runtime.engine_socket.clone(),
+            validators,
         };
         fs::write(home.join("devnet.json"), serde_json::to_vec_pretty(&file)?)?;
         Ok(Devnet { home: home.to_path_buf(), file })
+    }
+
+    /// Validator `i`'s node home (validator 0's is the devnet home itself).
+    pub fn validator_home(home: &Path, i: usize) -> PathBuf {
+        if i == 0 { home.to_path_buf() } else { home.join("validators").join(format!("v{i}")) }
     }
 
     pub fn pid_path(&self) -> PathBuf {

@@ -54,6 +54,17 @@ async fn run(devnet: &Devnet) -> anyhow::Result<()> {
         })
         .await
     });
+    // The other validators of a BFT devnet, in this process too; the chain moves once 2/3 of
+    // them are up.
+    for i in 1..devnet.file.validators {
+        let validator_home = Devnet::validator_home(&home, i);
+        let shutdown = stopped(&node_rx);
+        tokio::spawn(async move {
+            if let Err(e) = stratus_node::run(&validator_home, RunOptions::default(), shutdown, |_| {}).await {
+                tracing::error!(validator = i, error = %format!("{e:#}"), "validator stopped");
+            }
+        });
+    }
     tokio::select! {
         r = node_up_rx.wait_for(Option::is_some) => { r.map_err(|_| anyhow!("the node did not start"))?; }
         r = &mut node => { return r.map_err(|e| anyhow!("{e}"))?.context("the node stopped while starting"); }

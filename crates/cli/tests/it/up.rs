@@ -514,3 +514,27 @@ fn a_container_devnet_runs_readopts_updates_and_cleans_up() {
         std::thread::sleep(Duration::from_millis(250));
     }
 }
+
+#[test]
+fn up_with_four_validators_runs_the_marketplace_on_a_bft_chain() {
+    let home = Home::new();
+    let first = ok_json(&home.up(&["--validators", "4", "--detach"]));
+    let uri = first["services"]["web"][0].as_str().expect("web uri").to_string();
+    assert!(http_get(&uri).is_some_and(|b| b.contains("hello from stratus")), "service at {uri} answers");
+    assert_eq!(home.devnet()["validators"], 4);
+    let node = home.devnet()["node"].as_str().expect("node").to_string();
+    let status: serde_json::Value =
+        reqwest::blocking::get(format!("{node}/status")).expect("status").json().expect("json");
+    assert_eq!(status["consensus"]["engine"], "bft", "{status}");
+    assert_eq!(status["consensus"]["peers"].as_array().map(Vec::len), Some(3), "the other three validators: {status}");
+    // Blocks are decided by a quorum: at least three of the four validators' precommits.
+    let log = std::fs::read_to_string(home.path().join("devnet.log")).expect("log");
+    assert!(
+        log.lines()
+            .any(|l| l.contains("decided: bft round") && (l.contains(" 3 precommits") || l.contains(" 4 precommits"))),
+        "the BFT engine decides the devnet's blocks"
+    );
+    // An existing devnet keeps its validators.
+    let other = home.up(&["--validators", "1", "--detach"]);
+    assert!(!other.status.success() && err(&other).contains("has 4 validators, not 1"), "{}", err(&other));
+}
