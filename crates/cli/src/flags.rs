@@ -720,6 +720,10 @@ pub struct BenchLoad {
     pub seconds: f64,
     #[arg(long, default_value_t = 3.0)]
     pub warmup: f64,
+    /// Spread the accounts over these nodes' APIs (comma-separated; the validators of a BFT
+    /// chain) instead of sending everything to --node.
+    #[arg(long, value_delimiter = ',')]
+    pub nodes: Vec<String>,
 }
 
 #[derive(Debug, Args)]

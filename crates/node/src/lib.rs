@@ -28,7 +28,7 @@ use tokio::sync::watch;
 use crate::app::NodeApp;
 use crate::config::EngineKind;
 use crate::config::Home;
-use crate::consensus::malachite::{BftConfig, MalachiteEngine};
+use crate::consensus::malachite::{BftConfig, Fault, MalachiteEngine};
 use crate::consensus::{ConsensusEngine, SoloEngine};
 
 /// Overrides of `config.toml` from the command line.
@@ -97,8 +97,13 @@ pub async fn run(
                 block_time,
                 timeout_propose: Duration::from_millis(consensus.timeout_propose_ms),
                 timeout_vote: Duration::from_millis(consensus.timeout_vote_ms),
-                // Fault injection for the BFT scenario tests: a faulty proposer.
-                forge_tx_signatures: std::env::var("STRATUS_FAULT").is_ok_and(|f| f == "forge-tx-signatures"),
+                // Fault injection for the BFT scenario tests (see docs/consensus.md).
+                fault: match std::env::var("STRATUS_FAULT") {
+                    Ok(f) => Some(Fault::parse(&f).with_context(|| {
+                        format!("STRATUS_FAULT={f}: the faults are forge-tx-signatures and crash-after-propose")
+                    })?),
+                    Err(_) => None,
+                },
             };
             tokio::spawn(MalachiteEngine { config }.run(app.clone(), stopped))
         }

@@ -64,9 +64,10 @@ async fn run(ctx: &Ctx, args: &BenchLoad) -> anyhow::Result<ExitCode> {
     let start = Instant::now();
     let deadline = Duration::from_secs_f64(args.warmup + args.seconds);
     let mut tasks = Vec::new();
-    for mut actor in actors {
+    let nodes = if args.nodes.is_empty() { vec![ctx.node.clone()] } else { args.nodes.clone() };
+    for (n, mut actor) in actors.into_iter().enumerate() {
         let (http, samples, errors) = (http.clone(), Arc::clone(&samples), Arc::clone(&errors));
-        let url = format!("{}/txs?wait=commit", ctx.node.trim_end_matches('/'));
+        let url = format!("{}/txs?wait=commit", nodes[n % nodes.len()].trim_end_matches('/'));
         let (chain_id, denom) = (status.chain_id.clone(), denom.clone());
         tasks.push(tokio::spawn(async move {
             let to = actor.address;
@@ -120,7 +121,8 @@ async fn run(ctx: &Ctx, args: &BenchLoad) -> anyhow::Result<ExitCode> {
     }
     let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)].as_secs_f64() * 1e3;
     println!(
-        "accounts={} seconds={} block_time_ms={} committed={} errors={}",
+        "nodes={} accounts={} seconds={} block_time_ms={} committed={} errors={}",
+        nodes.len(),
         args.accounts,
         args.seconds,
         status.block_time_ms,

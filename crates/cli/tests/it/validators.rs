@@ -406,3 +406,50 @@ fn sigkills_of_random_validators_under_load_lose_no_committed_transaction() {
         }
     }
 }
+
+#[test]
+fn a_proposer_that_crashes_right_after_proposing_proposes_the_same_block_again() {
+    let mut net = Testnet::init(&[]);
+    // A long propose timeout: the others are still waiting in round 0 when it is back.
+    for i in ALL {
+        let path = net.home(i).join("config.toml");
+        let config = std::fs::read_to_string(&path).expect("config");
+        std::fs::write(&path, config.replace("timeout_propose_ms = 1000", "timeout_propose_ms = 8000")).expect("write");
+    }
+    for i in 1..VALIDATORS {
+        net.start(i);
+    }
+    net.start_with(0, &[("STRATUS_FAULT", "crash-after-propose")]);
+    let deadline = Instant::now() + MINUTE;
+    while net.nodes[0].as_mut().expect("v0").try_wait().expect("wait").is_none() {
+        assert!(Instant::now() < deadline, "v0 never proposed\n{}", net.logs());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    net.nodes[0] = None;
+    let log = std::fs::read_to_string(net.home(0).join("node.log")).expect("log");
+    let crashed =
+        log.lines().find(|l| l.contains("crashing right after proposing")).expect("the crash line").to_string();
+    let field = |line: &str, name: &str| {
+        line.split_whitespace().find_map(|w| w.strip_prefix(&format!("{name}="))).map(str::to_string)
+    };
+    let (height, block) = (field(&crashed, "height").expect("height"), field(&crashed, "block").expect("block"));
+    net.start(0);
+    let h: u64 = height.parse().expect("height");
+    net.wait_for(&ALL, h + 2, MINUTE);
+    let log = std::fs::read_to_string(net.home(0).join("node.log")).expect("log");
+    let again = log.lines().find(|l| l.contains("re-proposing the stashed block")).unwrap_or_else(|| {
+        panic!("v0 did not re-propose after its restart\n{}", net.logs());
+    });
+    assert_eq!(field(again, "block"), Some(block.clone()), "the same block, not a new one: {again}");
+    let decided = log
+        .lines()
+        .find(|l| l.contains("decided:") && field(l, "height").as_deref() == Some(height.as_str()))
+        .expect("v0 decided that height");
+    assert_eq!(
+        field(decided, "block"),
+        Some(block),
+        "the re-proposed block is the one decided:\n{crashed}\n{again}\n{decided}\n{}",
+        net.logs()
+    );
+    net.assert_agree(&ALL, h + 2);
+}

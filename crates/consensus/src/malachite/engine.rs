@@ -50,9 +50,29 @@ pub struct BftConfig {
     /// Round 0's propose and vote timeouts (each later round adds half again).
     pub timeout_propose: Duration,
     pub timeout_vote: Duration,
-    /// Fault injection, for testing the other validators: this node proposes blocks whose first
-    /// transaction's signature is corrupted (a faulty or malicious proposer).
-    pub forge_tx_signatures: bool,
+    /// Fault injection for the scenario tests (`STRATUS_FAULT`); `None` in normal operation.
+    pub fault: Option<Fault>,
+}
+
+/// Ways a validator can be made to misbehave, so the tests can show what the others do about it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// `forge-tx-signatures`: propose blocks whose first transaction's signature is corrupted
+    /// (a faulty or malicious proposer).
+    ForgeTxSignatures,
+    /// `crash-after-propose`: abort the process once it has built and stashed its proposal, before
+    /// the parts leave, from height 3 on (a crash between proposing and voting).
+    CrashAfterPropose,
+}
+
+impl Fault {
+    pub fn parse(s: &str) -> Option<Fault> {
+        match s {
+            "forge-tx-signatures" => Some(Fault::ForgeTxSignatures),
+            "crash-after-propose" => Some(Fault::CrashAfterPropose),
+            _ => None,
+        }
+    }
 }
 
 pub struct MalachiteEngine {
@@ -183,11 +203,11 @@ impl ConsensusEngine for MalachiteEngine {
             rebroadcast: cfg.timeout_propose + cfg.timeout_vote * 2,
             ..LinearTimeouts::default()
         };
-        if cfg.forge_tx_signatures {
-            tracing::warn!("fault injection on: this validator proposes blocks with a forged transaction signature");
+        if let Some(fault) = cfg.fault {
+            tracing::warn!(?fault, "fault injection on: this validator misbehaves on purpose");
         }
         let mut host = Host {
-            forge_tx_signatures: cfg.forge_tx_signatures,
+            fault: cfg.fault,
             app,
             chain_id,
             set,
@@ -205,8 +225,10 @@ impl ConsensusEngine for MalachiteEngine {
                 ..EngineStatus::default()
             },
             last_synced: None,
+            net_requests: None,
         };
         let Channels { mut consensus, network, net_requests, .. } = channels;
+        host.net_requests = Some(net_requests.clone());
         let mut peers_tick = tokio::time::interval(Duration::from_secs(1));
         let outcome = loop {
             tokio::select! {
@@ -270,7 +292,8 @@ struct Host {
     status: EngineStatus,
     /// When a block last came by sync: the node is catching up while they keep coming.
     last_synced: Option<std::time::Instant>,
-    forge_tx_signatures: bool,
+    fault: Option<Fault>,
+    net_requests: Option<tokio::sync::mpsc::Sender<NetworkRequest>>,
 }
 
 impl Host {
@@ -323,6 +346,12 @@ impl Host {
             }
             AppMsg::GetValue { height, round, timeout: _, reply } => {
                 let (id, entry) = self.own_proposal(height, round).await?;
+                if self.fault == Some(Fault::CrashAfterPropose) && height.0 >= 3 {
+                    tracing::warn!(%height, %round, block = %id, "fault injection: crashing right after proposing");
+                    std::process::abort();
+                }
+                // Just (re)started: parts published before any peer is connected are lost.
+                self.wait_for_peers(Duration::from_secs(3)).await;
                 self.publish(&entry, network).await;
                 let _ = reply.send(LocallyProposedValue::new(height, round, id));
             }
@@ -378,6 +407,26 @@ impl Host {
         Ok(())
     }
 
+    /// Waits (up to `limit`) until at least one peer is connected, and a moment more for its
+    /// gossip subscriptions to arrive; returns at once when peers are already there.
+    async fn wait_for_peers(&self, limit: Duration) {
+        let Some(requests) = &self.net_requests else { return };
+        let start = std::time::Instant::now();
+        let mut waited = false;
+        while start.elapsed() < limit {
+            if let Ok(Some(dump)) = NetworkRequest::dump_state(requests).await
+                && !dump.peers.is_empty()
+            {
+                if waited {
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                return;
+            }
+            waited = true;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     fn sign_parts(&self, height: Height, round: Round, block_bytes: &[u8]) -> super::context::Signature {
         use ed25519_dalek::Signer as _;
         super::context::Signature(
@@ -396,7 +445,7 @@ impl Host {
         }
         let h = height.0;
         let mut block = self.blocking(move |app| app.build(h, now_ms())).await?;
-        if self.forge_tx_signatures
+        if self.fault == Some(Fault::ForgeTxSignatures)
             && let Some(tx) = block.txs.first_mut()
         {
             tx.signature[0] ^= 1;

@@ -6,7 +6,7 @@ pub mod engine;
 pub mod signing;
 pub mod stash;
 
-pub use engine::{BftConfig, MalachiteEngine};
+pub use engine::{BftConfig, Fault, MalachiteEngine};
 
 #[cfg(test)]
 mod tests;
