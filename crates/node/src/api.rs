@@ -202,10 +202,26 @@ async fn block(State(app): State<AppState>, Path(height): Path<String>) -> Json<
             prev_app_hash: block.header.prev_app_hash,
             tx_hashes: block.txs.iter().map(|t| hex::encode(t.hash())).collect(),
             tx_results: record.tx_results,
+            certificate: snap.certificate(height)?.map(|bytes| block_certificate(&bytes)).transpose()?,
         })
     })
     .await
     .map(axum::Json)
+}
+
+fn block_certificate(bytes: &[u8]) -> Result<stratus_types::api::BlockCertificate, QueryError> {
+    use crate::consensus::Certificate;
+    let signer = |key: &[u8; 32]| Address::from_public_key(key);
+    Ok(match Certificate::from_bytes(bytes).map_err(|e| QueryError::Internal(e.to_string()))? {
+        Certificate::Solo { validator, .. } => {
+            stratus_types::api::BlockCertificate { engine: "solo".into(), round: 0, signers: vec![signer(&validator)] }
+        }
+        Certificate::Bft { round, signers, .. } => stratus_types::api::BlockCertificate {
+            engine: "bft".into(),
+            round,
+            signers: signers.iter().map(signer).collect(),
+        },
+    })
 }
 
 async fn account(State(app): State<AppState>, Path(a): Path<String>) -> Json<stratus_types::api::AccountInfo> {

@@ -87,6 +87,20 @@ pub struct BlockInfo {
     pub prev_app_hash: [u8; 32],
     pub tx_hashes: Vec<String>,
     pub tx_results: Vec<TxResult>,
+    /// What decided the block (absent for blocks committed before certificates were kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<BlockCertificate>,
+}
+
+/// `GET /blocks/{height}`'s `certificate`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockCertificate {
+    /// `solo` or `bft`.
+    pub engine: String,
+    /// The round it was decided in (0 for the solo engine).
+    pub round: u32,
+    /// The validators whose signatures decided it.
+    pub signers: Vec<Address>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -215,6 +215,22 @@ fn four_validators_agree_and_survive_a_kill_a_wiped_disk_and_a_lost_quorum() {
     }
     net.wait_for(&ALL, 20, MINUTE);
     net.assert_agree(&ALL, 20);
+    // Each block is kept with its certificate: a quorum (3 or 4 of 4) of validators' precommits.
+    let validators: Vec<String> = ALL
+        .iter()
+        .map(|i| net.get(*i, "/status").expect("status")["consensus"]["validator"].as_str().expect("v").to_string())
+        .collect();
+    for h in [1, 10, 20] {
+        let block = net.get(2, &format!("/blocks/{h}")).expect("block");
+        assert_eq!(block["certificate"]["engine"], "bft", "{block}");
+        let signers: Vec<String> = block["certificate"]["signers"]
+            .as_array()
+            .expect("signers")
+            .iter()
+            .map(|s| s.as_str().expect("address").to_string())
+            .collect();
+        assert!(signers.len() >= 3 && signers.iter().all(|s| validators.contains(s)), "height {h}: {block}");
+    }
     for i in ALL {
         let status = net.get(i, "/status").expect("status");
         assert_eq!(status["consensus"]["engine"], "bft", "{status}");

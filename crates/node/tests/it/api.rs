@@ -239,6 +239,13 @@ async fn queries_filter_and_paginate() {
     assert!(s == 404 && e.contains("openapi.json"), "{e}");
     let (s, _) = get("/blocks/latest").await;
     assert_eq!(s, 200);
+    // The solo engine's certificate: one signature, by the node's own validator key.
+    let block: serde_json::Value = reqwest::get(format!("{}/blocks/1", net.url)).await.unwrap().json().await.unwrap();
+    assert_eq!(block["certificate"]["engine"], "solo", "{block}");
+    let signers = block["certificate"]["signers"].as_array().expect("signers");
+    assert!(signers.len() == 1 && signers[0].as_str().is_some_and(|a| a.starts_with("stratus1")), "{block}");
+    let status: serde_json::Value = reqwest::get(format!("{}/status", net.url)).await.unwrap().json().await.unwrap();
+    assert_eq!(status["consensus"]["validator"], signers[0], "{status}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
