@@ -95,10 +95,14 @@ pub trait BlockApp: Send + Sync + 'static {
     /// Checks a proposed block without executing it: height, parent app hash, time, chain,
     /// transaction limits and every signature. Deterministic.
     fn check(&self, block: &Block) -> Result<(), Reject>;
-    /// Executes a decided block and commits it durably with its certificate (one store
-    /// transaction); returns its app hash. An error means the node can no longer make progress
-    /// safely and must stop.
+    /// Executes a decided block and starts its durable commit with its certificate (one store
+    /// transaction, written while the next block may already execute); returns its app hash.
+    /// Its transactions are reported committed once it is durable. An error (here or from a
+    /// later `commit`/`flush`) means the node can no longer make progress safely and must stop.
     fn commit(&self, block: Block, certificate: Certificate) -> anyhow::Result<[u8; 32]>;
+    /// Waits until every committed block is durable (an engine that must not go on before, such
+    /// as BFT answering a decision, and every engine when it stops).
+    fn flush(&self) -> anyhow::Result<()>;
     /// Committed blocks in `from..=to` with their certificates (for engines that serve sync).
     fn decided(&self, from: u64, to: u64) -> anyhow::Result<Vec<(Block, Option<Certificate>)>>;
     /// The engine's view of itself, for `/status`.

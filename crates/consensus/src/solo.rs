@@ -32,10 +32,10 @@ impl ConsensusEngine for SoloEngine {
         loop {
             tokio::select! {
                 _ = tick.tick() => {}
-                _ = stop.changed() => return Ok(()),
+                _ = stop.changed() => break,
             }
             if *stop.borrow() {
-                return Ok(());
+                break;
             }
             let app = Arc::clone(&app);
             let key = Arc::clone(&key);
@@ -45,9 +45,11 @@ impl ConsensusEngine for SoloEngine {
                 let block = app.build(height, now_ms());
                 app.check(&block)?;
                 let signature = key.sign(&block_id(&block)).to_bytes().to_vec();
+                // The write overlaps the next block's execution; waiters hear once it is durable.
                 app.commit(block, Certificate::Solo { validator, signature })
             })
             .await??;
         }
+        tokio::task::spawn_blocking(move || app.flush()).await?
     }
 }

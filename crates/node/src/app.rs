@@ -68,16 +68,36 @@ struct Faucet {
 
 type Waiters = HashMap<[u8; 32], Vec<oneshot::Sender<Submitted>>>;
 
+/// The mempool and everyone waiting on commits: the commit thread takes a block's transactions
+/// out of the mempool and answers their waiters the moment the block is durable, while the next
+/// block already executes.
+struct Shared {
+    store: Arc<Store>,
+    mempool: Mutex<Mempool>,
+    waiters: Mutex<Waiters>,
+    head: watch::Sender<BlockMark>,
+    blocks: broadcast::Sender<Arc<CommittedBlock>>,
+    check_invariants: bool,
+}
+
+/// What is announced once a block is durable.
+struct Executed {
+    hashes: Vec<[u8; 32]>,
+    errors: Vec<Option<String>>,
+    events: Vec<BlockEvent>,
+    mark: BlockMark,
+}
+
 pub struct NodeApp {
     pub config: NodeConfig,
     pub chain_id: String,
     pub params: Params,
     store: Arc<Store>,
     exec: Mutex<Pipeline>,
-    mempool: Mutex<Mempool>,
-    waiters: Mutex<Waiters>,
-    head: watch::Sender<BlockMark>,
-    blocks: broadcast::Sender<Arc<CommittedBlock>>,
+    /// What the commit thread also needs, to answer waiters once a block is durable.
+    shared: Arc<Shared>,
+    /// Time of the last executed block (it may not be durable yet): the next one must be later.
+    executed_time_ms: std::sync::atomic::AtomicU64,
     faucet: Option<Faucet>,
     /// Turns true when the node shuts down: long-lived responses (event streams) end.
     closing: watch::Sender<bool>,
@@ -113,6 +133,15 @@ impl NodeApp {
         let limits = Limits { max_txs: config.mempool_max_txs, max_bytes: config.mempool_max_bytes };
         let validators =
             genesis.validators.iter().map(|v| Validator { public_key: v.public_key, power: v.power }).collect();
+        let executed_time_ms = std::sync::atomic::AtomicU64::new(mark.time_ms);
+        let shared = Arc::new(Shared {
+            store: Arc::clone(&store),
+            mempool: Mutex::new(Mempool::new(limits)),
+            waiters: Mutex::new(HashMap::new()),
+            head: watch::channel(mark).0,
+            blocks: broadcast::channel(1024).0,
+            check_invariants: config.check_invariants,
+        });
         Ok(NodeApp {
             validators,
             engine_status: Mutex::new(EngineStatus::default()),
@@ -121,10 +150,8 @@ impl NodeApp {
             params: genesis.params,
             store,
             exec: Mutex::new(pipeline),
-            mempool: Mutex::new(Mempool::new(limits)),
-            waiters: Mutex::new(HashMap::new()),
-            head: watch::channel(mark).0,
-            blocks: broadcast::channel(1024).0,
+            shared,
+            executed_time_ms,
             faucet,
             closing: watch::channel(false).0,
             config,
@@ -137,15 +164,15 @@ impl NodeApp {
 
     /// The latest committed block.
     pub fn head(&self) -> BlockMark {
-        self.head.borrow().clone()
+        self.shared.head.borrow().clone()
     }
 
     pub fn watch_head(&self) -> watch::Receiver<BlockMark> {
-        self.head.subscribe()
+        self.shared.head.subscribe()
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<CommittedBlock>> {
-        self.blocks.subscribe()
+        self.shared.blocks.subscribe()
     }
 
     /// Ends event streams (the node is stopping).
@@ -168,7 +195,7 @@ impl NodeApp {
     }
 
     pub fn mempool_len(&self) -> usize {
-        lock(&self.mempool).len()
+        lock(&self.shared.mempool).len()
     }
 
     pub fn faucet_address(&self) -> Option<Address> {
@@ -204,17 +231,17 @@ impl NodeApp {
         }
         // The expensive check, outside any lock.
         tx.verify().map_err(|_| SubmitError::Invalid(LedgerError::BadSignature.to_string()))?;
-        let mut mempool = lock(&self.mempool);
+        let mut mempool = lock(&self.shared.mempool);
         let waiter = if wait {
             let (send, recv) = oneshot::channel();
-            lock(&self.waiters).entry(hash).or_default().push(send);
+            lock(&self.shared.waiters).entry(hash).or_default().push(send);
             Some(recv)
         } else {
             None
         };
         let forget = |this: &NodeApp| {
             if wait {
-                let mut w = lock(&this.waiters);
+                let mut w = lock(&this.shared.waiters);
                 if let Some(list) = w.get_mut(&hash) {
                     list.pop();
                     if list.is_empty() {
@@ -291,7 +318,7 @@ impl NodeApp {
 
     /// The sequence `address`'s next transaction must carry (committed plus pending).
     pub fn next_sequence(&self, address: &Address) -> Result<u64, SubmitError> {
-        let mempool = lock(&self.mempool);
+        let mempool = lock(&self.shared.mempool);
         let snap = self.store.snapshot().map_err(|e| SubmitError::Internal(e.to_string()))?;
         let committed = account_sequence(&snap, address).map_err(|e| SubmitError::Internal(e.to_string()))?;
         Ok(mempool.next_sequence(address, committed))
@@ -335,9 +362,55 @@ impl NodeApp {
         };
         self.finish(admitted).await
     }
+}
+
+impl Shared {
+    /// Runs on the commit thread: the block becomes visible with the mempool locked (so an
+    /// admission never sees the new state with the old mempool, which would misjudge a signer's
+    /// next sequence), its transactions leave the mempool, and once it is durable its waiters
+    /// and streams are told.
+    fn finish_block(
+        &self,
+        commit: &mut dyn FnMut() -> Result<(), stratus_store::StoreError>,
+        executed: Executed,
+    ) -> Result<(), stratus_store::StoreError> {
+        let height = executed.mark.height;
+        let dropped = {
+            let mut mempool = lock(&self.mempool);
+            commit()?;
+            mempool.remove(&executed.hashes);
+            let snap = self.store.snapshot()?;
+            let mut dropped = Vec::new();
+            for signer in mempool.signers() {
+                let committed = account_sequence(&snap, &signer)?;
+                dropped.extend(mempool.drop_stale(&signer, committed));
+            }
+            dropped
+        };
+        if self.check_invariants {
+            let snap = self.store.snapshot()?;
+            if let Err(broken) = stratus_ledger::check_invariants(&snap) {
+                tracing::error!(height, ?broken, "ledger invariants broken; halting");
+                return Err(stratus_store::StoreError::Corrupt(format!(
+                    "ledger invariants broken at height {height}: {}",
+                    broken.join("; ")
+                )));
+            }
+        }
+        if !executed.hashes.is_empty() {
+            tracing::info!(height, txs = executed.hashes.len(), app_hash = %hex::encode(executed.mark.app_hash), "committed");
+        }
+        if !dropped.is_empty() {
+            tracing::warn!(count = dropped.len(), "dropped pending transactions that can no longer apply");
+        }
+        self.drop_waiters(dropped);
+        self.announce(executed);
+        Ok(())
+    }
 
     /// After a commit: answers waiters and streams.
-    fn announce(&self, hashes: &[[u8; 32]], errors: Vec<Option<String>>, events: Vec<BlockEvent>, mark: BlockMark) {
+    fn announce(&self, executed: Executed) {
+        let Executed { hashes, errors, events, mark } = executed;
         let mut per_tx: Vec<Vec<Event>> = vec![Vec::new(); hashes.len()];
         for e in &events {
             if let Some(list) = e.tx.and_then(|i| per_tx.get_mut(i as usize)) {
@@ -410,8 +483,8 @@ impl BlockApp for NodeApp {
 
     fn build(&self, height: u64, time_ms: u64) -> Block {
         let head = lock(&self.exec).head();
-        let prev_time = self.head.borrow().time_ms;
-        let txs = lock(&self.mempool).reap(self.config.max_block_txs, self.config.max_block_bytes);
+        let prev_time = self.executed_time_ms.load(std::sync::atomic::Ordering::SeqCst);
+        let txs = lock(&self.shared.mempool).reap(self.config.max_block_txs, self.config.max_block_bytes);
         Block {
             header: BlockHeader {
                 chain_id: self.chain_id.clone(),
@@ -437,7 +510,7 @@ impl BlockApp for NodeApp {
         if h.prev_app_hash != head.app_hash {
             return Err(reject("built on a different app hash".into()));
         }
-        if h.time_ms <= self.head.borrow().time_ms {
+        if h.time_ms <= self.executed_time_ms.load(std::sync::atomic::Ordering::SeqCst) {
             return Err(reject("time does not advance".into()));
         }
         if block.txs.len() > self.config.max_block_txs {
@@ -447,7 +520,7 @@ impl BlockApp for NodeApp {
         // signatures taken as verified). This node's mempool verified what it admitted, so only
         // the others (a peer's proposal) are verified here, all at once.
         let foreign: Vec<&Tx> = {
-            let mempool = lock(&self.mempool);
+            let mempool = lock(&self.shared.mempool);
             block.txs.iter().filter(|t| !mempool.contains(&t.hash())).collect()
         };
         if !foreign.is_empty() {
@@ -467,38 +540,24 @@ impl BlockApp for NodeApp {
         let mut exec = lock(&self.exec);
         // Every signature was verified: at admission, or by `check` before the block was decided.
         let outcome = exec.with_head(|state, _| apply_block(state, &block, SigCheck::AlreadyVerified))?;
-        let errors: Vec<Option<String>> = outcome.tx_results.iter().map(|r| r.error.clone()).collect();
-        let events = outcome.events.clone();
-        let app_hash = outcome.app_hash;
-        exec.submit_certified(block, outcome, certificate.to_bytes())?;
-        let dropped = {
-            let mut mempool = lock(&self.mempool);
-            exec.flush().context("committing the block to the store")?;
-            mempool.remove(&hashes);
-            let mut dropped = Vec::new();
-            for signer in mempool.signers() {
-                let committed = exec.with_head(|state, _| account_sequence(state, &signer))?;
-                dropped.extend(mempool.drop_stale(&signer, committed));
-            }
-            dropped
+        let executed = Executed {
+            errors: outcome.tx_results.iter().map(|r| r.error.clone()).collect(),
+            events: outcome.events.clone(),
+            mark: BlockMark { height, time_ms: mark_time, app_hash: outcome.app_hash },
+            hashes,
         };
-        drop(exec);
-        if self.config.check_invariants {
-            let snap = self.store.snapshot()?;
-            if let Err(broken) = stratus_ledger::check_invariants(&snap) {
-                tracing::error!(height, ?broken, "ledger invariants broken; halting");
-                anyhow::bail!("ledger invariants broken at height {height}: {}", broken.join("; "));
-            }
-        }
-        if !hashes.is_empty() {
-            tracing::info!(height, txs = hashes.len(), app_hash = %hex::encode(app_hash), "committed");
-        }
-        if !dropped.is_empty() {
-            tracing::warn!(count = dropped.len(), "dropped pending transactions that can no longer apply");
-        }
-        self.drop_waiters(dropped);
-        self.announce(&hashes, errors, events, BlockMark { height, time_ms: mark_time, app_hash });
+        let app_hash = outcome.app_hash;
+        // The next block (which may execute while this one is written) must not take these.
+        lock(&self.shared.mempool).mark_in_block(&executed.hashes);
+        self.executed_time_ms.store(mark_time, std::sync::atomic::Ordering::SeqCst);
+        let shared = Arc::clone(&self.shared);
+        let hook: stratus_store::CommitHook = Box::new(move |commit| shared.finish_block(commit, executed));
+        exec.submit_hooked(block, outcome, certificate.to_bytes(), hook).context("committing the previous block")?;
         Ok(app_hash)
+    }
+
+    fn flush(&self) -> anyhow::Result<()> {
+        lock(&self.exec).flush().context("committing the block to the store")
     }
 
     fn decided(&self, from: u64, to: u64) -> anyhow::Result<Vec<(Block, Option<Certificate>)>> {

@@ -5,7 +5,7 @@
 //! transactions must arrive with consecutive sequences (the committed sequence, then +1 for each
 //! pending one), so taking transactions in arrival order keeps every signer's order too.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use stratus_types::address::Address;
 use stratus_types::tx::Tx;
@@ -50,6 +50,8 @@ pub struct Mempool {
     by_signer: HashMap<Address, Pending>,
     bytes: usize,
     next_arrival: u64,
+    /// In a block being committed: skipped by `reap`.
+    in_block: HashSet<[u8; 32]>,
 }
 
 impl Mempool {
@@ -61,6 +63,7 @@ impl Mempool {
             by_signer: HashMap::new(),
             bytes: 0,
             next_arrival: 0,
+            in_block: HashSet::new(),
         }
     }
 
@@ -142,7 +145,7 @@ impl Mempool {
     pub fn reap(&self, max_txs: usize, max_bytes: usize) -> Vec<Tx> {
         let mut bytes = 0;
         let mut out = Vec::new();
-        for e in self.queue.values() {
+        for e in self.queue.values().filter(|e| !self.in_block.contains(&e.hash)) {
             if out.len() >= max_txs || bytes + e.size > max_bytes {
                 break;
             }
@@ -152,9 +155,16 @@ impl Mempool {
         out
     }
 
+    /// Marks transactions a block holds that is executed but not yet durable: they stay (they
+    /// still count for the next sequence a signer must use) but the next block does not take them.
+    pub fn mark_in_block(&mut self, hashes: &[[u8; 32]]) {
+        self.in_block.extend(hashes.iter().filter(|h| self.by_hash.contains_key(*h)).copied());
+    }
+
     fn remove_arrival(&mut self, arrival: u64) -> Option<Entry> {
         let e = self.queue.remove(&arrival)?;
         self.by_hash.remove(&e.hash);
+        self.in_block.remove(&e.hash);
         self.bytes -= e.size;
         if let Some(p) = self.by_signer.get_mut(&e.signer) {
             p.by_sequence.remove(&e.tx.body.sequence);
@@ -283,6 +293,25 @@ mod tests {
         assert_eq!(m.next_sequence(&t0_signer(), 2), 2);
         let one = m.reap(10, 1);
         assert!(one.is_empty(), "byte limit applies");
+    }
+
+    #[test]
+    fn a_block_being_committed_keeps_its_transactions_counted_but_not_reaped() {
+        let mut m = pool(10);
+        let mut hashes = Vec::new();
+        for seq in 0..3 {
+            let (t, h, s) = tx(1, seq, 0);
+            m.insert(t, h, s, 0, 0).unwrap();
+            hashes.push(h);
+        }
+        m.mark_in_block(&hashes[..2]);
+        let reaped: Vec<[u8; 32]> = m.reap(10, usize::MAX).iter().map(Tx::hash).collect();
+        assert_eq!(reaped, vec![hashes[2]], "the next block takes only what the committing one does not hold");
+        assert_eq!(m.next_sequence(&t0_signer(), 0), 3, "the in-block transactions still count for the sequence");
+        m.remove(&hashes[..2]);
+        let (t, h, s) = tx(1, 3, 0);
+        m.insert(t, h, s, 2, 0).unwrap();
+        assert_eq!(m.reap(10, usize::MAX).len(), 2, "once removed, nothing stays marked");
     }
 
     #[test]

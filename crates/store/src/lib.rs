@@ -16,7 +16,7 @@ use stratus_ledger::{BlockOutcome, ChangeSet, LedgerError, StateRead, genesis};
 use stratus_types::block::{Block, BlockEvent, TxResult};
 use stratus_types::params::Genesis;
 
-pub use pipeline::{Head, Pipeline};
+pub use pipeline::{CommitHook, Head, Pipeline};
 
 const STATE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("state");
 const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");

@@ -20,6 +20,10 @@ use stratus_types::block::Block;
 
 use crate::{Store, StoreError};
 
+/// Runs on the commit thread; receives the store commit to run (see [`Pipeline::submit_hooked`]).
+pub type CommitHook =
+    Box<dyn FnOnce(&mut dyn FnMut() -> Result<(), StoreError>) -> Result<(), StoreError> + Send + 'static>;
+
 struct Inflight {
     handle: JoinHandle<Result<(), StoreError>>,
 }
@@ -73,6 +77,20 @@ impl Pipeline {
         outcome: BlockOutcome,
         certificate: Vec<u8>,
     ) -> Result<(), StoreError> {
+        self.submit_hooked(block, outcome, certificate, Box::new(|commit| commit()))
+    }
+
+    /// [`Pipeline::submit_certified`], with `hook` run on the commit thread around the store
+    /// commit: it is handed the commit to run, so the caller can hold its own locks while the
+    /// block becomes visible and act as soon as it is durable (answer waiters), while the next
+    /// block already executes.
+    pub fn submit_hooked(
+        &mut self,
+        block: Block,
+        outcome: BlockOutcome,
+        certificate: Vec<u8>,
+        hook: CommitHook,
+    ) -> Result<(), StoreError> {
         self.flush()?;
         let height = block.header.height;
         if height != self.head.height + 1 || block.header.prev_app_hash != self.head.app_hash {
@@ -81,8 +99,10 @@ impl Pipeline {
         self.mirror.apply(&outcome.changes);
         self.head = Head { height, app_hash: outcome.app_hash };
         let store = Arc::clone(&self.store);
-        let handle =
-            std::thread::spawn(move || store.commit_with(&block, &outcome, &certificate, redb::Durability::Immediate));
+        let handle = std::thread::spawn(move || {
+            let mut commit = || store.commit_with(&block, &outcome, &certificate, redb::Durability::Immediate);
+            hook(&mut commit)
+        });
         self.inflight = Some(Inflight { handle });
         Ok(())
     }

@@ -645,7 +645,9 @@ impl Host {
         };
         let summary = cert.summary();
         let txs = block.txs.len();
-        let app_hash = self.blocking(move |app| app.commit(block, cert)).await??;
+        // Decided is answered only once the block is durable.
+        let app_hash =
+            self.blocking(move |app| app.commit(block, cert).and_then(|h| app.flush().map(|()| h))).await??;
         self.stash.prune_through(height)?;
         tracing::info!(%height, block = %id, txs, app_hash = %hex::encode(&app_hash[..8]), "decided: {summary}");
         Ok(())

@@ -47,7 +47,8 @@ fn a_peer_block_with_a_forged_signature_is_refused_and_a_valid_one_commits() {
 
     let certificate = Certificate::Bft { round: 0, signers: vec![[7; 32]], encoded: b"quorum".to_vec() };
     app.commit(block.clone(), certificate.clone()).unwrap();
-    assert_eq!(app.next_height(), 2, "the valid block committed");
+    assert_eq!(app.next_height(), 2, "the valid block executed");
+    app.flush().unwrap();
     let decided = app.decided(1, 5).unwrap();
     assert_eq!(decided, vec![(block, Some(certificate))], "the block is kept with the certificate that decided it");
 }
