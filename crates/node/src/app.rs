@@ -66,6 +66,9 @@ struct Faucet {
     lock: tokio::sync::Mutex<()>,
 }
 
+/// How far ahead of this node's clock a proposed block's time may be.
+pub const MAX_CLOCK_AHEAD_MS: u64 = 30_000;
+
 type Waiters = HashMap<[u8; 32], Vec<oneshot::Sender<Submitted>>>;
 
 /// The mempool and everyone waiting on commits: the commit thread takes a block's transactions
@@ -512,6 +515,16 @@ impl BlockApp for NodeApp {
         }
         if h.time_ms <= self.executed_time_ms.load(std::sync::atomic::Ordering::SeqCst) {
             return Err(reject("time does not advance".into()));
+        }
+        // A faulty proposer must not move the chain's clock into the future (escrow and bid
+        // lifetimes count heights, but block times are what tenants and auditors read).
+        let now = crate::consensus::now_ms();
+        if h.time_ms > now.saturating_add(MAX_CLOCK_AHEAD_MS) {
+            return Err(reject(format!(
+                "its time is {} s ahead of this node's clock (at most {} s allowed)",
+                (h.time_ms - now) / 1000,
+                MAX_CLOCK_AHEAD_MS / 1000
+            )));
         }
         if block.txs.len() > self.config.max_block_txs {
             return Err(reject(format!("{} transactions, limit {}", block.txs.len(), self.config.max_block_txs)));

@@ -45,6 +45,12 @@ fn a_peer_block_with_a_forged_signature_is_refused_and_a_valid_one_commits() {
     bad.txs = vec![valid.clone(), altered];
     assert!(app.check(&bad).unwrap_err().to_string().contains("invalid signature"));
 
+    // A block from the future (a proposer's clock, or a lie) is refused.
+    let mut future = block.clone();
+    future.header.time_ms = stratus_node::consensus::now_ms() + 3_600_000;
+    let err = app.check(&future).unwrap_err().to_string();
+    assert!(err.contains("ahead of this node's clock"), "{err}");
+
     let certificate = Certificate::Bft { round: 0, signers: vec![[7; 32]], encoded: b"quorum".to_vec() };
     app.commit(block.clone(), certificate.clone()).unwrap();
     assert_eq!(app.next_height(), 2, "the valid block executed");
