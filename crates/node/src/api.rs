@@ -91,6 +91,7 @@ pub fn routes() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)> {
         ("get", "/status", get(status)),
         ("get", "/params", get(params)),
         ("post", "/txs", post(submit)),
+        ("post", "/txs/batch", post(submit_forwarded)),
         ("get", "/txs/{hash}", get(tx)),
         ("get", "/blocks/{height}", get(block)),
         ("get", "/accounts/{address}", get(account)),
@@ -154,6 +155,40 @@ async fn submit(
         serde_json::from_slice(&body).map_err(|e| bad(format!("body must be {{\"tx\": \"<hex>\"}}: {e}")))?;
     let bytes = hex::decode(req.tx.trim()).map_err(|e| bad(format!("tx is not hex: {e}")))?;
     Ok(axum::Json(app.submit(&bytes, wait).await?))
+}
+
+/// Most transactions in one `POST /txs/batch`.
+const MAX_BATCH: usize = 10_000;
+
+/// Transactions another node forwards: `{"txs": ["<hex>", …]}` → `{"admitted": n, "errors":
+/// [{"index": i, "error": "…"}]}`. Admitted without waiting and not forwarded again.
+async fn submit_forwarded(State(app): State<AppState>, body: Bytes) -> Json<serde_json::Value> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Batch {
+        txs: Vec<String>,
+    }
+    let batch: Batch =
+        serde_json::from_slice(&body).map_err(|e| bad(format!("body must be {{\"txs\": [\"<hex>\", ...]}}: {e}")))?;
+    if batch.txs.len() > MAX_BATCH {
+        return Err(bad(format!("{} transactions; at most {MAX_BATCH} per batch", batch.txs.len())));
+    }
+    let bytes: Vec<Vec<u8>> = batch
+        .txs
+        .iter()
+        .enumerate()
+        .map(|(i, t)| hex::decode(t.trim()).map_err(|e| bad(format!("txs[{i}] is not hex: {e}"))))
+        .collect::<Result<_, _>>()?;
+    let results = tokio::task::spawn_blocking(move || app.admit_forwarded(&bytes))
+        .await
+        .map_err(|e| ApiErr(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    let admitted = results.iter().filter(|r| r.is_ok()).count();
+    let errors: Vec<serde_json::Value> = results
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| r.as_ref().err().map(|e| serde_json::json!({ "index": i, "error": e.to_string() })))
+        .collect();
+    Ok(axum::Json(serde_json::json!({ "admitted": admitted, "errors": errors })))
 }
 
 fn parse_hash(value: &str) -> Result<[u8; 32], ApiErr> {

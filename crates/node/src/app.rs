@@ -221,19 +221,55 @@ impl NodeApp {
 
     /// Checks and admits a transaction. With `wait`, the receiver yields its block's result.
     pub fn admit(&self, bytes: &[u8], wait: bool) -> Result<Admitted, SubmitError> {
+        let tx = self.decode(bytes)?;
+        self.admit_decoded(tx, bytes.len(), wait, true, true)
+    }
+
+    fn decode(&self, bytes: &[u8]) -> Result<Tx, SubmitError> {
         let max = self.params.max_tx_bytes as usize;
         if bytes.len() > max {
             return Err(SubmitError::Invalid(format!("transaction is {} bytes; the limit is {max}", bytes.len())));
         }
-        let tx = Tx::from_bytes(bytes).map_err(|e| {
+        Tx::from_bytes(bytes).map_err(|e| {
             SubmitError::Invalid(format!("not a valid signed transaction (borsh bytes, hex-encoded): {e}"))
-        })?;
+        })
+    }
+
+    /// Transactions another node admitted and forwarded (`POST /txs/batch`): signatures are
+    /// checked in one batch, each is admitted without waiting, and none is forwarded again (every
+    /// node forwards to all the others). One result per transaction, in order.
+    pub fn admit_forwarded(&self, batch: &[Vec<u8>]) -> Vec<Result<(), SubmitError>> {
+        let decoded: Vec<Result<Tx, SubmitError>> = batch.iter().map(|b| self.decode(b)).collect();
+        let fresh: Vec<Tx> = {
+            let mempool = lock(&self.shared.mempool);
+            decoded.iter().filter_map(|t| t.as_ref().ok()).filter(|t| !mempool.contains(&t.hash())).cloned().collect()
+        };
+        // One batch verification for all; on failure each is checked on its own below.
+        let all_valid = Tx::verify_batch(&fresh).is_ok();
+        decoded
+            .into_iter()
+            .zip(batch)
+            .map(|(tx, bytes)| self.admit_decoded(tx?, bytes.len(), false, !all_valid, false).map(|_| ()))
+            .collect()
+    }
+
+    fn admit_decoded(
+        &self,
+        tx: Tx,
+        size: usize,
+        wait: bool,
+        verify: bool,
+        forward: bool,
+    ) -> Result<Admitted, SubmitError> {
+        let bytes_len = size;
         let hash = tx.hash();
         if let Some(done) = self.committed_result(&hash)? {
             return Ok(Admitted { hash, done: Some(done), waiter: None });
         }
         // The expensive check, outside any lock.
-        tx.verify().map_err(|_| SubmitError::Invalid(LedgerError::BadSignature.to_string()))?;
+        if verify {
+            tx.verify().map_err(|_| SubmitError::Invalid(LedgerError::BadSignature.to_string()))?;
+        }
         let mut mempool = lock(&self.shared.mempool);
         let waiter = if wait {
             let (send, recv) = oneshot::channel();
@@ -275,10 +311,11 @@ impl NodeApp {
             }
         };
         drop(snap);
-        match mempool.insert(tx, hash, bytes.len(), checked.committed_sequence, checked.fee_balance) {
+        let tx_bytes = if forward && self.forward.get().is_some() { Some(tx.to_bytes()) } else { None };
+        match mempool.insert(tx, hash, bytes_len, checked.committed_sequence, checked.fee_balance) {
             Ok(()) => {
-                if let Some(forward) = self.forward.get()
-                    && forward.try_send(bytes.to_vec()).is_err()
+                if let (Some(forward), Some(tx_bytes)) = (self.forward.get(), tx_bytes)
+                    && forward.try_send(tx_bytes).is_err()
                 {
                     tracing::warn!(tx = %hex::encode(hash), "forwarding queue full; the transaction waits for this node's own proposal");
                 }

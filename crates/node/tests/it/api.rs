@@ -356,3 +356,32 @@ async fn slow_clients_are_cut_and_every_error_is_json() {
         assert!(v["error"].as_str().is_some_and(|e| !e.is_empty()), "{v}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forwarded_batch_admits_the_valid_and_names_each_refusal() {
+    let mut a = actors(2);
+    let net = Devnet::start(&a[..1], |_| {}).await;
+    let send = Msg::Send { to: a[1].address, amount: Coin::new(1, DENOM) };
+    let first = a[0].tx(vec![send.clone()]);
+    let second = a[0].tx(vec![send.clone()]);
+    let mut forged = a[0].tx(vec![send.clone()]);
+    forged.signature[0] ^= 1;
+    let body = serde_json::json!({ "txs": [
+        hex::encode(first.to_bytes()),
+        hex::encode(second.to_bytes()),
+        hex::encode(forged.to_bytes()),
+        "00ff",
+    ]});
+    let url = format!("{}/txs/batch", net.url);
+    let r: serde_json::Value =
+        reqwest::Client::new().post(&url).json(&body).send().await.unwrap().json().await.unwrap();
+    assert_eq!(r["admitted"], 2, "{r}");
+    let errors = r["errors"].as_array().expect("errors");
+    assert_eq!(errors.iter().map(|e| e["index"].as_u64().unwrap()).collect::<Vec<_>>(), vec![2, 3], "{r}");
+    assert!(errors[0]["error"].as_str().unwrap().contains("signature is invalid"), "{r}");
+    // The admitted ones commit like any other.
+    let done = net.submit_raw(&second, true).await.unwrap();
+    assert!(done.committed && done.error.is_none(), "{done:?}");
+    let bad = reqwest::Client::new().post(&url).json(&serde_json::json!({ "tx": "00" })).send().await.unwrap();
+    assert_eq!(bad.status().as_u16(), 400);
+}
