@@ -177,7 +177,11 @@ async fn submit_forwarded(State(app): State<AppState>, body: Bytes) -> Json<serd
         .txs
         .iter()
         .enumerate()
-        .map(|(i, t)| hex::decode(t.trim()).map_err(|e| bad(format!("txs[{i}] is not hex: {e}"))))
+        .map(|(i, t)| match hex::decode(t.trim()) {
+            Ok(b) if b.is_empty() => Err(bad(format!("txs[{i}] is empty"))),
+            Ok(b) => Ok(b),
+            Err(e) => Err(bad(format!("txs[{i}] is not hex: {e}"))),
+        })
         .collect::<Result<_, _>>()?;
     let results = tokio::task::spawn_blocking(move || app.admit_forwarded(&bytes))
         .await

@@ -382,6 +382,10 @@ async fn a_forwarded_batch_admits_the_valid_and_names_each_refusal() {
     // The admitted ones commit like any other.
     let done = net.submit_raw(&second, true).await.unwrap();
     assert!(done.committed && done.error.is_none(), "{done:?}");
-    let bad = reqwest::Client::new().post(&url).json(&serde_json::json!({ "tx": "00" })).send().await.unwrap();
-    assert_eq!(bad.status().as_u16(), 400);
+    for body in
+        [serde_json::json!({ "tx": "00" }), serde_json::json!({ "txs": [""] }), serde_json::json!({ "txs": ["0"] })]
+    {
+        let bad = reqwest::Client::new().post(&url).json(&body).send().await.unwrap();
+        assert_eq!(bad.status().as_u16(), 400, "{body}");
+    }
 }
