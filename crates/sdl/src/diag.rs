@@ -182,3 +182,26 @@ mod tests {
         assert_eq!(d.render("deploy.yaml"), "deploy.yaml:14:9: services.web.expose[0].port: 70000 is outside 1..65535");
     }
 }
+
+/// What `stratus sdl check --json` reports for one file (and the console's editor, through the
+/// WebAssembly build): one shape, built in one place.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct CheckReport {
+    pub valid: bool,
+    pub errors: Vec<ReportedDiagnostic>,
+    pub warnings: Vec<ReportedDiagnostic>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ReportedDiagnostic {
+    pub line: u32,
+    pub column: u32,
+    /// `path: message`.
+    pub message: String,
+}
+
+impl ReportedDiagnostic {
+    pub fn from(d: &Diagnostic) -> ReportedDiagnostic {
+        ReportedDiagnostic { line: d.pos.line, column: d.pos.column, message: d.text() }
+    }
+}

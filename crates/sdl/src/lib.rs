@@ -27,7 +27,7 @@ pub use checks::{
     MAX_UNIT_COUNT, MAX_UNIT_CPU, MAX_UNIT_GPU, MAX_UNIT_MEMORY, MAX_UNIT_PRICE, MAX_UNIT_STORAGE, MIN_UNIT_CPU,
     MIN_UNIT_MEMORY, MIN_UNIT_STORAGE,
 };
-pub use diag::{Diagnostic, Pos, Severity};
+pub use diag::{CheckReport, Diagnostic, Pos, ReportedDiagnostic, Severity};
 pub use model::SdlVersion;
 pub use yaml::MAX_INPUT_BYTES;
 
@@ -72,6 +72,14 @@ impl Parsed {
 
     pub fn is_valid(&self) -> bool {
         self.sdl.is_some()
+    }
+
+    pub fn report(&self) -> CheckReport {
+        CheckReport {
+            valid: self.is_valid(),
+            errors: self.errors().map(ReportedDiagnostic::from).collect(),
+            warnings: self.warnings().map(ReportedDiagnostic::from).collect(),
+        }
     }
 }
 

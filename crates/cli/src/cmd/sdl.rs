@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use serde::Serialize;
-use stratus_sdl::{Diagnostic, Parsed};
+use stratus_sdl::{CheckReport, Parsed, ReportedDiagnostic};
 
 use crate::flags::{SdlCheck, SdlCommand};
 
@@ -24,26 +24,12 @@ fn load(file: &Path) -> anyhow::Result<Parsed> {
     Ok(stratus_sdl::parse(&bytes))
 }
 
-/// One line of `sdl check --json`, fields in the documented order.
+/// One line of `sdl check --json`: the file, then the sdl crate's report.
 #[derive(Serialize)]
 struct CheckLine<'a> {
     file: &'a str,
-    valid: bool,
-    errors: Vec<JsonDiagnostic>,
-    warnings: Vec<JsonDiagnostic>,
-}
-
-#[derive(Serialize)]
-struct JsonDiagnostic {
-    line: u32,
-    column: u32,
-    message: String,
-}
-
-impl JsonDiagnostic {
-    fn from(d: &Diagnostic) -> JsonDiagnostic {
-        JsonDiagnostic { line: d.pos.line, column: d.pos.column, message: d.text() }
-    }
+    #[serde(flatten)]
+    report: CheckReport,
 }
 
 fn check(args: &SdlCheck) -> anyhow::Result<ExitCode> {
@@ -56,8 +42,9 @@ fn check(args: &SdlCheck) -> anyhow::Result<ExitCode> {
             Err(e) => {
                 all_valid = false;
                 if args.json {
-                    let error = JsonDiagnostic { line: 0, column: 0, message: format!("{e:#}") };
-                    let line = CheckLine { file: &name, valid: false, errors: vec![error], warnings: vec![] };
+                    let error = ReportedDiagnostic { line: 0, column: 0, message: format!("{e:#}") };
+                    let report = CheckReport { valid: false, errors: vec![error], warnings: vec![] };
+                    let line = CheckLine { file: &name, report };
                     writeln!(out, "{}", serde_json::to_string(&line)?)?;
                 } else {
                     writeln!(out, "{name}: {e:#}")?;
@@ -67,12 +54,7 @@ fn check(args: &SdlCheck) -> anyhow::Result<ExitCode> {
         };
         all_valid &= parsed.is_valid();
         if args.json {
-            let line = CheckLine {
-                file: &name,
-                valid: parsed.is_valid(),
-                errors: parsed.errors().map(JsonDiagnostic::from).collect(),
-                warnings: parsed.warnings().map(JsonDiagnostic::from).collect(),
-            };
+            let line = CheckLine { file: &name, report: parsed.report() };
             writeln!(out, "{}", serde_json::to_string(&line)?)?;
         } else {
             for d in &parsed.diagnostics {

@@ -1,0 +1,115 @@
+//! The WebAssembly build, run under Node as the console runs it in a browser, gives exactly the
+//! native parser's report (validity, and every error and warning with its line, column and
+//! message) on every corpus file, and the same deployment groups.
+//!
+//! Needs the `wasm32-unknown-unknown` target (`rustup target add wasm32-unknown-unknown`) and
+//! Node.js; `.ci/run` installs the target.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("workspace root")
+}
+
+fn build_wasm() -> PathBuf {
+    let target_dir = workspace().join("target").join("wasm");
+    let out = Command::new(env!("CARGO"))
+        .args(["build", "--locked", "-p", "stratus-sdl-wasm", "--target", "wasm32-unknown-unknown"])
+        .env("CARGO_TARGET_DIR", &target_dir)
+        .current_dir(workspace())
+        .output()
+        .expect("run cargo");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "building the WebAssembly parser failed{}:\n{stderr}",
+        if stderr.contains("wasm32-unknown-unknown") && stderr.contains("not installed") {
+            " (run `rustup target add wasm32-unknown-unknown`; .ci/run does)"
+        } else {
+            ""
+        }
+    );
+    target_dir.join("wasm32-unknown-unknown/debug/stratus_sdl_wasm.wasm")
+}
+
+fn corpus_files() -> Vec<PathBuf> {
+    let corpus =
+        std::env::var("STRATUS_CORPUS").map(PathBuf::from).unwrap_or_else(|_| workspace().join("../shared/corpus"));
+    let mut files = Vec::new();
+    let mut dirs = vec![corpus];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml")
+                && std::fs::read_to_string(&path).is_ok()
+            {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+#[test]
+fn the_webassembly_parser_reports_exactly_what_the_native_one_does_on_the_corpus() {
+    let wasm = build_wasm();
+    let files = corpus_files();
+    assert!(files.len() > 300, "the corpus is there: {} files", files.len());
+    let mut checked = 0;
+    for chunk in files.chunks(200) {
+        let out = Command::new("node")
+            .arg(workspace().join("console/tests/sdl-wasm-check.mjs"))
+            .arg(&wasm)
+            .args(chunk)
+            .output()
+            .expect("run node (Node.js is needed for this test)");
+        assert!(out.status.success(), "node failed: {}", String::from_utf8_lossy(&out.stderr));
+        let stdout = String::from_utf8(out.stdout).expect("utf-8");
+        let lines: Vec<&str> = stdout.lines().collect();
+        assert_eq!(lines.len(), chunk.len());
+        for (file, line) in chunk.iter().zip(lines) {
+            let from_wasm: serde_json::Value = serde_json::from_str(line).expect("json");
+            let text = std::fs::read(file).expect("read");
+            let mut native: serde_json::Value = serde_json::from_str(&stratus_sdl_wasm::check(&text)).expect("json");
+            native["file"] = from_wasm["file"].clone();
+            assert_eq!(from_wasm, native, "{}", file.display());
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, files.len());
+}
+
+#[test]
+fn groups_come_out_of_the_webassembly_build_as_the_ledger_gets_them() {
+    let wasm = build_wasm();
+    let script = "import { readFileSync } from 'node:fs';\n\
+        import { pathToFileURL } from 'node:url';\n\
+        const { loadSdl } = await import(pathToFileURL(process.argv[2]).href);\n\
+        const sdl = await loadSdl(readFileSync(process.argv[3]));\n\
+        console.log(JSON.stringify(sdl.groups(readFileSync(process.argv[4], 'utf8'))));\n\
+        console.log(JSON.stringify(sdl.groups('version: \"2.0\"')));";
+    let dir = tempfile::tempdir().expect("tempdir");
+    let runner = dir.path().join("groups.mjs");
+    std::fs::write(&runner, script).expect("write");
+    let example = workspace().join("examples/hello.yaml");
+    let out = Command::new("node")
+        .arg(&runner)
+        .arg(workspace().join("console/sdl-wasm.mjs"))
+        .arg(&wasm)
+        .arg(&example)
+        .output()
+        .expect("run node");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8(out.stdout).expect("utf-8");
+    let mut lines = stdout.lines();
+    let groups: serde_json::Value = serde_json::from_str(lines.next().expect("groups")).expect("json");
+    let native: serde_json::Value =
+        serde_json::from_str(&stratus_sdl_wasm::groups(&std::fs::read(&example).expect("read"))).expect("json");
+    assert_eq!(groups, native);
+    assert!(groups.as_array().is_some_and(|g| !g.is_empty()), "{groups}");
+    assert_eq!(lines.next(), Some("null"), "an invalid SDL has no groups");
+}
