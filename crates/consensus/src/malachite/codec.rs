@@ -62,21 +62,13 @@ pub struct CertificateWire {
 
 impl CertificateWire {
     pub fn from_commit(c: &CommitCertificate<Ctx>) -> CertificateWire {
-        CertificateWire {
-            height: c.height,
-            round: c.round,
-            value_id: c.value_id,
-            signatures: c.commit_signatures.iter().map(|s| (s.address, s.signature.clone())).collect(),
-        }
+        let signatures = c.commit_signatures.iter().map(|s| (s.address, s.signature.clone())).collect();
+        CertificateWire { height: c.height, round: c.round, value_id: c.value_id, signatures }
     }
 
+    /// Extensions are dropped: this chain uses none.
     fn from_extended(c: &ExtendedCommitCertificate<Ctx>) -> CertificateWire {
-        CertificateWire {
-            height: c.height,
-            round: c.round,
-            value_id: c.value_id,
-            signatures: c.commit_signatures.iter().map(|s| (s.address, s.signature.clone())).collect(),
-        }
+        CertificateWire::from_commit(&c.trim_vote_extensions())
     }
 
     pub fn to_extended(&self) -> ExtendedCommitCertificate<Ctx> {

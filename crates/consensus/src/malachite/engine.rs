@@ -246,6 +246,13 @@ impl ConsensusEngine for MalachiteEngine {
                             p.consensus_address.clone().unwrap_or_else(|| p.moniker.clone())
                         }).collect();
                         peers.sort();
+                        if peers != host.status.peers {
+                            let (joined, left): (Vec<&String>, Vec<&String>) = (
+                                peers.iter().filter(|p| !host.status.peers.contains(p)).collect(),
+                                host.status.peers.iter().filter(|p| !peers.contains(p)).collect(),
+                            );
+                            tracing::info!(connected = peers.len(), ?joined, ?left, "consensus peers changed");
+                        }
                         host.status.peers = peers;
                         host.report();
                     }
