@@ -107,6 +107,15 @@ pub enum Command {
     /// The devnet `up` made: crash and restart its providers.
     #[command(subcommand)]
     Devnet(DevnetCommand),
+    /// Serve the web console (templates, SDL editor, network) for the node at --node.
+    Console(ConsoleArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ConsoleArgs {
+    /// Address the console listens on (port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:26680")]
+    pub listen: std::net::SocketAddr,
 }
 
 #[derive(Debug, Args)]

@@ -64,7 +64,24 @@ pub fn run(mut cli: Cli) -> anyhow::Result<ExitCode> {
             crate::devnet::serve::serve(&ctx.home).map(|()| ExitCode::SUCCESS)
         }
         Command::Devnet(crate::flags::DevnetCommand::Provider(cmd)) => devnet_provider(&ctx, cmd),
+        Command::Console(args) => console(&ctx, &args),
     }
+}
+
+/// `stratus console`: the web console for --node, until Ctrl-C.
+fn console(ctx: &ctx::Ctx, args: &crate::flags::ConsoleArgs) -> anyhow::Result<ExitCode> {
+    node::init_tracing();
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e} (choose another with --listen)", args.listen))?;
+        // Scripts and tests read this line for the address (with --listen 127.0.0.1:0).
+        println!("console on {} for the node at {}", stratus_console::url(listener.local_addr()?), ctx.node);
+        let _ = std::io::Write::flush(&mut std::io::stdout());
+        stratus_console::serve(listener, &ctx.node, node::shutdown_signal()).await
+    })?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn devnet_provider(ctx: &ctx::Ctx, cmd: crate::flags::DevnetProviderCommand) -> anyhow::Result<ExitCode> {

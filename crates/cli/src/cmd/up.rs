@@ -78,6 +78,9 @@ struct Running {
     seconds_to_running: f64,
     resumed: bool,
     node: String,
+    /// The web console's URL.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    console: Option<String>,
     home: String,
 }
 
@@ -175,6 +178,9 @@ pub fn up(ctx: &Ctx, args: &UpArgs) -> anyhow::Result<ExitCode> {
             true
         }
     };
+    if let Some(url) = devnet.console_url() {
+        say.line(format!("  console  {url}  (templates, SDL editor, network)"));
+    }
     for p in &devnet.file.providers {
         say.line(format!("  provider {:<8} {}  {}", p.name, p.address, p.summary));
     }
@@ -425,6 +431,7 @@ async fn run_phases(
         seconds_to_running: (seconds * 10.0).round() / 10.0,
         resumed,
         node: ctx.node.clone(),
+        console: crate::devnet::Devnet::load(&ctx.home).ok().and_then(|d| d.console_url()),
         home: ctx.home.display().to_string(),
     };
     if args.detach {

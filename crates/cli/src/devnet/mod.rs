@@ -58,6 +58,9 @@ pub struct DevnetFile {
     /// run Tendermint BFT, validator 0 in the home and the others in `validators/vI`.
     #[serde(default = "one_validator")]
     pub validators: usize,
+    /// Where the devnet serves the web console (devnets made before it had none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub console_port: Option<u16>,
 }
 
 fn one_validator() -> usize {
@@ -545,9 +548,15 @@ impl Devnet {
             runtime: runtime.kind.clone(),
             engine_socket: runtime.engine_socket.clone(),
             validators,
+            console_port: Some(free_port()?),
         };
         fs::write(home.join("devnet.json"), serde_json::to_vec_pretty(&file)?)?;
         Ok(Devnet { home: home.to_path_buf(), file })
+    }
+
+    /// The web console's URL, when this devnet serves one.
+    pub fn console_url(&self) -> Option<String> {
+        self.file.console_port.map(|p| format!("http://127.0.0.1:{p}/"))
     }
 
     /// Validator `i`'s node home (validator 0's is the devnet home itself).

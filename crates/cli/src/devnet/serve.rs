@@ -70,6 +70,20 @@ async fn run(devnet: &Devnet) -> anyhow::Result<()> {
         r = &mut node => { return r.map_err(|e| anyhow!("{e}"))?.context("the node stopped while starting"); }
     }
 
+    if let Some(port) = devnet.file.console_port {
+        match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
+            Ok(listener) => {
+                let (node, shutdown) = (devnet.file.node.clone(), stopped(&node_rx));
+                tokio::spawn(async move {
+                    if let Err(e) = stratus_console::serve(listener, &node, shutdown).await {
+                        tracing::error!(error = %format!("{e:#}"), "the console stopped");
+                    }
+                });
+            }
+            Err(e) => tracing::warn!(port, "the console cannot listen: {e}"),
+        }
+    }
+
     let keyring = Keyring::new(&home);
     let exe = std::env::current_exe().context("cannot find the stratus binary")?;
     let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel::<String>(16);

@@ -534,6 +534,13 @@ fn up_with_four_validators_runs_the_marketplace_on_a_bft_chain() {
             .any(|l| l.contains("decided: bft round") && (l.contains(" 3 precommits") || l.contains(" 4 precommits"))),
         "the BFT engine decides the devnet's blocks"
     );
+    // The devnet serves the web console, which reads the node through its proxy.
+    let console = first["console"].as_str().expect("console url").to_string();
+    let page = reqwest::blocking::get(&console).expect("console").text().expect("text");
+    assert!(page.contains("Stratus console"), "{page}");
+    let proxied: serde_json::Value =
+        reqwest::blocking::get(format!("{console}api/status")).expect("proxy").json().expect("json");
+    assert_eq!(proxied["consensus"]["engine"], "bft", "{proxied}");
     // An existing devnet keeps its validators.
     let other = home.up(&["--validators", "1", "--detach"]);
     assert!(!other.status.success() && err(&other).contains("has 4 validators, not 1"), "{}", err(&other));

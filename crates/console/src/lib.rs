@@ -1,0 +1,162 @@
+//! The web console's server. The front-end (`console/`, Vite + TypeScript) is built into
+//! `console/dist` and embedded here, so running it needs no npm. It is served with:
+//! - `templates.json`: the examples (what they run, GPUs, price per block), parsed by `stratus-sdl`;
+//! - `api/…`: the node's API, proxied (GET only), so the page talks to one origin and the node
+//!   needs no CORS.
+//!
+//! The page itself checks SDL with the real parser compiled to WebAssembly (`sdl.wasm`, from
+//! `crates/sdl-wasm`).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use include_dir::{Dir, include_dir};
+use serde::Serialize;
+
+static DIST: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/../../console/dist");
+static EXAMPLES: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/../../examples");
+
+/// One template in the gallery.
+#[derive(Clone, Debug, Serialize)]
+pub struct Template {
+    pub name: String,
+    pub title: String,
+    pub services: Vec<String>,
+    pub gpus: Vec<String>,
+    pub price: String,
+    pub sdl: String,
+}
+
+/// The examples that are valid SDL, with what they run and cost.
+pub fn templates() -> Vec<Template> {
+    let mut out: Vec<Template> = EXAMPLES
+        .files()
+        .filter(|f| f.path().extension().is_some_and(|e| e == "yaml"))
+        .filter_map(|f| {
+            let text = f.contents_utf8()?;
+            let sdl = stratus_sdl::parse_str(text).sdl?;
+            let name = f.path().file_stem()?.to_string_lossy().into_owned();
+            let services = sdl.manifest.iter().flat_map(|g| g.services.iter().map(|s| s.name.clone())).collect();
+            let mut gpus: Vec<String> = sdl
+                .groups
+                .iter()
+                .flat_map(|g| g.resources.iter())
+                .flat_map(|r| r.resources.gpu.iter().flat_map(|g| g.attributes.iter()))
+                .filter_map(|a| {
+                    let parts: Vec<&str> = a.key.split('/').collect();
+                    Some(format!("{} {}", parts.get(1)?, parts.get(3).unwrap_or(&"*")))
+                })
+                .collect();
+            gpus.sort();
+            gpus.dedup();
+            let mut prices: Vec<String> = sdl
+                .groups
+                .iter()
+                .flat_map(|g| g.resources.iter())
+                .map(|r| {
+                    format!(
+                        "{} {}/block",
+                        r.price.amount.to_string().trim_end_matches('0').trim_end_matches('.'),
+                        r.price.denom
+                    )
+                })
+                .collect();
+            prices.dedup();
+            let title = text
+                .lines()
+                .find_map(|l| l.strip_prefix('#').map(str::trim).filter(|t| !t.is_empty()))
+                .map_or_else(|| name.replace('-', " "), str::to_string);
+            Some(Template { name, title, services, gpus, price: prices.join(", "), sdl: text.to_string() })
+        })
+        .collect();
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    out
+}
+
+struct Console {
+    node: String,
+    http: reqwest::Client,
+    templates: String,
+}
+
+/// The console's routes, talking to the node at `node`.
+pub fn router(node: &str) -> anyhow::Result<Router> {
+    stratus_client::install_tls_provider();
+    let http = reqwest::Client::builder().timeout(std::time::Duration::from_secs(30)).build()?;
+    let state = Arc::new(Console {
+        node: node.trim_end_matches('/').to_string(),
+        http,
+        templates: serde_json::to_string(&templates())?,
+    });
+    Ok(Router::new()
+        .route("/", get(|| async { asset("index.html") }))
+        .route("/templates.json", get(templates_json))
+        .route("/api/{*path}", get(proxy))
+        .route("/{*file}", get(|Path(file): Path<String>| async move { asset(&file) }))
+        .with_state(state))
+}
+
+fn asset(path: &str) -> Response {
+    let Some(file) = DIST.get_file(path) else {
+        return (StatusCode::NOT_FOUND, axum::Json(serde_json::json!({ "error": format!("no such file: {path}") })))
+            .into_response();
+    };
+    let kind = match path.rsplit('.').next() {
+        Some("html") => "text/html; charset=utf-8",
+        Some("js") => "text/javascript",
+        Some("css") => "text/css",
+        Some("wasm") => "application/wasm",
+        _ => "application/octet-stream",
+    };
+    ([(header::CONTENT_TYPE, kind)], file.contents()).into_response()
+}
+
+async fn templates_json(State(c): State<Arc<Console>>) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], c.templates.clone()).into_response()
+}
+
+/// GET `api/PATH?QUERY` → the node's `PATH?QUERY`, status and body as the node answered.
+async fn proxy(State(c): State<Arc<Console>>, Path(path): Path<String>, RawQuery(query): RawQuery) -> Response {
+    let url = match query {
+        Some(q) => format!("{}/{path}?{q}", c.node),
+        None => format!("{}/{path}", c.node),
+    };
+    match c.http.get(&url).send().await {
+        Ok(r) => {
+            let status = StatusCode::from_u16(r.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+            match r.bytes().await {
+                Ok(body) => (status, [(header::CONTENT_TYPE, "application/json")], Body::from(body)).into_response(),
+                Err(e) => bad_gateway(&c.node, &e.to_string()),
+            }
+        }
+        Err(e) => bad_gateway(&c.node, &e.to_string()),
+    }
+}
+
+fn bad_gateway(node: &str, why: &str) -> Response {
+    tracing::warn!(node, why, "the console cannot reach the node");
+    let error = format!("the console cannot reach the node at {node}; is it running?");
+    (StatusCode::BAD_GATEWAY, axum::Json(serde_json::json!({ "error": error }))).into_response()
+}
+
+/// Serves the console on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    node: &str,
+    shutdown: impl std::future::Future<Output = ()> + Send,
+) -> anyhow::Result<()> {
+    let router = router(node)?;
+    stratus_http::serve(listener, router, stratus_http::Limits::default(), shutdown).await;
+    Ok(())
+}
+
+/// The console's URL for a listening address.
+pub fn url(addr: SocketAddr) -> String {
+    format!("http://{addr}/")
+}
