@@ -31,6 +31,7 @@ export interface BlockInfo {
 export interface Template {
   name: string;
   title: string;
+  description: string;
   services: string[];
   gpus: string[];
   price: string;

@@ -23,6 +23,7 @@ function card(t: Template): HTMLElement {
     "a",
     { class: "card", href: `#/editor?t=${encodeURIComponent(t.name)}`, "data-template": t.name },
     el("h3", {}, t.title),
+    el("p", { class: "description" }, t.description),
     el("p", {}, `Services: ${t.services.join(", ")}`),
     el("p", {}, t.gpus.length ? `GPU: ${t.gpus.join(", ")}` : "CPU only"),
     el("p", { class: "price" }, t.price),

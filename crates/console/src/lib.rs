@@ -27,6 +27,8 @@ static EXAMPLES: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/../../examples
 pub struct Template {
     pub name: String,
     pub title: String,
+    /// The first sentence of the file's leading comment.
+    pub description: String,
     pub services: Vec<String>,
     pub gpus: Vec<String>,
     pub price: String,
@@ -68,11 +70,15 @@ pub fn templates() -> Vec<Template> {
                 })
                 .collect();
             prices.dedup();
-            let title = text
-                .lines()
-                .find_map(|l| l.strip_prefix('#').map(str::trim).filter(|t| !t.is_empty()))
-                .map_or_else(|| name.replace('-', " "), str::to_string);
-            Some(Template { name, title, services, gpus, price: prices.join(", "), sdl: text.to_string() })
+            let title = name.replace('-', " ");
+            let comment: Vec<&str> =
+                text.lines().map_while(|l| l.strip_prefix('#')).map(str::trim).filter(|l| !l.is_empty()).collect();
+            let comment = comment.join(" ");
+            let description = match comment.find(". ") {
+                Some(end) => comment[..=end].to_string(),
+                None => comment,
+            };
+            Some(Template { name, title, description, services, gpus, price: prices.join(", "), sdl: text.to_string() })
         })
         .collect();
     out.sort_by(|a, b| a.name.cmp(&b.name));

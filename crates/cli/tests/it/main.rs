@@ -2,6 +2,7 @@
 
 mod arena;
 mod benchmark;
+mod console;
 mod container;
 mod crash;
 mod devnet;
