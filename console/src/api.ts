@@ -28,6 +28,12 @@ export interface BlockInfo {
   certificate?: { engine: string; round: number; signers: string[] };
 }
 
+export interface Validator {
+  name: string;
+  address: string;
+  power: number;
+}
+
 export interface Template {
   name: string;
   title: string;
@@ -47,4 +53,5 @@ async function get<T>(path: string): Promise<T> {
 
 export const status = () => get<Status>("api/status");
 export const block = (h: number) => get<BlockInfo>(`api/blocks/${h}`);
+export const validators = () => get<Validator[]>("api/validators");
 export const templates = () => get<Template[]>("templates.json");

@@ -26,6 +26,8 @@ try {
   console.log(`network page ready in ${Date.now() - t0} ms`);
   const facts = await page.textContent(".facts");
   check(facts.includes("Height") && facts.includes("Consensus"), "the network page shows the chain's facts");
+  check((await page.textContent("#validators")).includes("Solo chain"), "the network page says who validates");
+  check((await page.$$("#transactions tbody tr")).length >= 1, "the network page lists recent transactions");
   await page.screenshot({ path: `${shots}/network.png`, fullPage: true });
 
   await page.click('nav a[data-page="templates"]');

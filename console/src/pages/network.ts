@@ -1,5 +1,5 @@
 import { Chart, LinearScale, LineController, LineElement, PointElement, CategoryScale, Tooltip } from "chart.js";
-import { block, status, type BlockInfo } from "../api";
+import { block, status, validators, type BlockInfo } from "../api";
 import { blockIntervals } from "../logic";
 import { el, short } from "../ui";
 
@@ -23,6 +23,32 @@ export async function networkPage(root: HTMLElement): Promise<void> {
       ...fact("In sync", c.catching_up ? "catching up" : "yes"),
       ...fact("Mempool", `${s.mempool_txs} transactions`),
     ),
+  );
+  const set = await validators();
+  const connected = new Set([...c.peers, c.validator ?? ""]);
+  root.append(
+    el("h2", {}, "Validators"),
+    set.length === 0
+      ? el("p", { id: "validators" }, `Solo chain: this node decides every block${c.validator ? `, signing with ${short(c.validator)}` : ""}.`)
+      : el(
+          "table",
+          { id: "validators" },
+          el("thead", {}, el("tr", {}, ...["Name", "Address", "Voting power", "Connected"].map((h) => el("th", {}, h)))),
+          el(
+            "tbody",
+            {},
+            ...set.map((v) =>
+              el(
+                "tr",
+                {},
+                el("td", {}, v.name),
+                el("td", {}, short(v.address)),
+                el("td", {}, String(v.power)),
+                el("td", {}, v.address === c.validator ? "this node" : connected.has(v.address) ? "yes" : "no"),
+              ),
+            ),
+          ),
+        ),
   );
   const from = Math.max(1, s.height - 19);
   const blocks: BlockInfo[] = [];
@@ -59,6 +85,19 @@ export async function networkPage(root: HTMLElement): Promise<void> {
         ),
       ),
     ),
+    el("h2", {}, "Recent transactions"),
+    recentTransactions(blocks),
+  );
+}
+
+function recentTransactions(blocks: BlockInfo[]): HTMLElement {
+  const rows = blocks.flatMap((b) => b.tx_hashes.map((h) => ({ height: b.height, hash: h }))).slice(0, 20);
+  if (rows.length === 0) return el("p", { id: "transactions" }, "No transactions in the last blocks.");
+  return el(
+    "table",
+    { id: "transactions" },
+    el("thead", {}, el("tr", {}, el("th", {}, "Height"), el("th", {}, "Transaction"))),
+    el("tbody", {}, ...rows.map((r) => el("tr", {}, el("td", {}, String(r.height)), el("td", { class: "mono" }, r.hash)))),
   );
 }
 

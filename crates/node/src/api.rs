@@ -90,6 +90,7 @@ pub fn routes() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)> {
     vec![
         ("get", "/status", get(status)),
         ("get", "/params", get(params)),
+        ("get", "/validators", get(validators)),
         ("post", "/txs", post(submit)),
         ("post", "/txs/batch", post(submit_forwarded)),
         ("get", "/txs/{hash}", get(tx)),
@@ -135,6 +136,12 @@ async fn status(State(app): State<AppState>) -> Json<Status> {
         faucet: app.faucet_address().is_some(),
         consensus: app.engine_status(),
     }))
+}
+
+/// The genesis validator set (empty on a solo chain, whose one node signs every block; `/status`
+/// names its key).
+async fn validators(State(app): State<AppState>) -> Json<Vec<stratus_types::api::ValidatorInfo>> {
+    Ok(axum::Json(app.validator_set.clone()))
 }
 
 async fn params(State(app): State<AppState>) -> Json<stratus_types::params::Params> {

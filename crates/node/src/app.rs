@@ -105,6 +105,8 @@ pub struct NodeApp {
     /// Turns true when the node shuts down: long-lived responses (event streams) end.
     closing: watch::Sender<bool>,
     validators: Vec<Validator>,
+    /// The genesis validator set as `GET /validators` shows it (empty on a solo chain).
+    pub validator_set: Vec<stratus_types::api::ValidatorInfo>,
     engine_status: Mutex<EngineStatus>,
     /// Newly admitted transactions, for the task that forwards them to the other nodes.
     forward: std::sync::OnceLock<tokio::sync::mpsc::Sender<Vec<u8>>>,
@@ -145,8 +147,19 @@ impl NodeApp {
             blocks: broadcast::channel(1024).0,
             check_invariants: config.check_invariants,
         });
+        let validator_set = genesis
+            .validators
+            .iter()
+            .map(|v| stratus_types::api::ValidatorInfo {
+                name: v.name.clone(),
+                address: Address::from_public_key(&v.public_key),
+                public_key: v.public_key,
+                power: v.power,
+            })
+            .collect();
         Ok(NodeApp {
             validators,
+            validator_set,
             engine_status: Mutex::new(EngineStatus::default()),
             forward: std::sync::OnceLock::new(),
             chain_id: genesis.chain_id,

@@ -27,6 +27,16 @@ pub struct Status {
     pub consensus: ConsensusStatus,
 }
 
+/// `GET /validators`: one member of the chain's validator set (from genesis).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ValidatorInfo {
+    pub name: String,
+    pub address: Address,
+    #[serde(with = "hex32")]
+    pub public_key: [u8; 32],
+    pub power: u64,
+}
+
 /// What a node's consensus engine reports (`GET /status`'s `consensus`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConsensusStatus {

@@ -50,7 +50,9 @@ fn the_console_works_in_a_real_browser() {
     BufReader::new(console.stdout.take().expect("stdout")).read_line(&mut line).expect("ready line");
     let _console = Killed(console);
     let url = line.split_whitespace().find(|w| w.starts_with("http://")).expect("console url").to_string();
-    // A few blocks for the network page's table and chart.
+    // A transaction, and a few blocks for the network page's tables and chart.
+    let sent = crate::devnet::cli(home.path(), &node.url, &["--from", "alice", "send", "alice", "1uact"]);
+    crate::ok(&sent);
     std::thread::sleep(std::time::Duration::from_secs(2));
     let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/console-screenshots");
     let out = Command::new("node")

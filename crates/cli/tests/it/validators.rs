@@ -220,6 +220,14 @@ fn four_validators_agree_and_survive_a_kill_a_wiped_disk_and_a_lost_quorum() {
         .iter()
         .map(|i| net.get(*i, "/status").expect("status")["consensus"]["validator"].as_str().expect("v").to_string())
         .collect();
+    let set = net.get(1, "/validators").expect("validators");
+    let mut listed: Vec<String> =
+        set.as_array().expect("array").iter().map(|v| v["address"].as_str().expect("address").to_string()).collect();
+    listed.sort();
+    let mut running = validators.clone();
+    running.sort();
+    assert_eq!(listed, running, "the genesis set is the four running validators: {set}");
+    assert!(set.as_array().expect("array").iter().all(|v| v["power"] == 10), "{set}");
     for h in [1, 10, 20] {
         let block = net.get(2, &format!("/blocks/{h}")).expect("block");
         assert_eq!(block["certificate"]["engine"], "bft", "{block}");

@@ -246,6 +246,8 @@ async fn queries_filter_and_paginate() {
     assert!(signers.len() == 1 && signers[0].as_str().is_some_and(|a| a.starts_with("stratus1")), "{block}");
     let status: serde_json::Value = reqwest::get(format!("{}/status", net.url)).await.unwrap().json().await.unwrap();
     assert_eq!(status["consensus"]["validator"], signers[0], "{status}");
+    let set: serde_json::Value = reqwest::get(format!("{}/validators", net.url)).await.unwrap().json().await.unwrap();
+    assert_eq!(set, serde_json::json!([]), "a solo chain has no genesis validator set");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
