@@ -1,7 +1,7 @@
 import { templates } from "../api";
 import { groupRows } from "../logic";
 import { sdlParser } from "../sdl";
-import { el } from "../ui";
+import { el, table } from "../ui";
 
 /** SDL editor: diagnostics from the real parser as you type, and the groups it produces. */
 export async function editorPage(root: HTMLElement, params: URLSearchParams): Promise<void> {
@@ -21,17 +21,10 @@ export async function editorPage(root: HTMLElement, params: URLSearchParams): Pr
     if (report.valid) diagnostics.prepend(el("li", { class: "ok" }, "valid"));
     const rows = groupRows(report.valid ? parser.groups(text.value) : null);
     preview.replaceChildren(
-      el(
-        "table",
+      table(
         {},
-        el("thead", {}, el("tr", {}, ...["Group", "Count", "CPU", "Memory", "GPU", "Price"].map((h) => el("th", {}, h)))),
-        el(
-          "tbody",
-          {},
-          ...rows.map((r) =>
-            el("tr", {}, ...[r.group, String(r.count), r.cpu, r.memory, r.gpu, r.price].map((v) => el("td", {}, v))),
-          ),
-        ),
+        ["Group", "Count", "CPU", "Memory", "GPU", "Price"],
+        rows.map((r) => [r.group, String(r.count), r.cpu, r.memory, r.gpu, r.price]),
       ),
     );
   };

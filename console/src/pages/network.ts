@@ -1,7 +1,7 @@
 import { Chart, LinearScale, LineController, LineElement, PointElement, CategoryScale, Tooltip } from "chart.js";
 import { block, status, validators, type BlockInfo } from "../api";
 import { blockIntervals } from "../logic";
-import { el, short } from "../ui";
+import { el, short, table } from "../ui";
 
 Chart.register(LinearScale, LineController, LineElement, PointElement, CategoryScale, Tooltip);
 
@@ -30,24 +30,15 @@ export async function networkPage(root: HTMLElement): Promise<void> {
     el("h2", {}, "Validators"),
     set.length === 0
       ? el("p", { id: "validators" }, `Solo chain: this node decides every block${c.validator ? `, signing with ${short(c.validator)}` : ""}.`)
-      : el(
-          "table",
+      : table(
           { id: "validators" },
-          el("thead", {}, el("tr", {}, ...["Name", "Address", "Voting power", "Connected"].map((h) => el("th", {}, h)))),
-          el(
-            "tbody",
-            {},
-            ...set.map((v) =>
-              el(
-                "tr",
-                {},
-                el("td", {}, v.name),
-                el("td", {}, short(v.address)),
-                el("td", {}, String(v.power)),
-                el("td", {}, v.address === c.validator ? "this node" : connected.has(v.address) ? "yes" : "no"),
-              ),
-            ),
-          ),
+          ["Name", "Address", "Voting power", "Connected"],
+          set.map((v) => [
+            v.name,
+            short(v.address),
+            String(v.power),
+            v.address === c.validator ? "this node" : connected.has(v.address) ? "yes" : "no",
+          ]),
         ),
   );
   const from = Math.max(1, s.height - 19);
@@ -66,24 +57,15 @@ export async function networkPage(root: HTMLElement): Promise<void> {
   });
   root.append(
     el("h2", {}, "Recent blocks"),
-    el(
-      "table",
+    table(
       { id: "blocks" },
-      el("thead", {}, el("tr", {}, ...["Height", "Time", "Transactions", "Decided by"].map((h) => el("th", {}, h)))),
-      el(
-        "tbody",
-        {},
-        ...blocks.map((b) =>
-          el(
-            "tr",
-            {},
-            el("td", {}, String(b.height)),
-            el("td", {}, new Date(b.time_ms).toLocaleTimeString()),
-            el("td", {}, String(b.tx_hashes.length)),
-            el("td", {}, certificate(b)),
-          ),
-        ),
-      ),
+      ["Height", "Time", "Transactions", "Decided by"],
+      blocks.map((b) => [
+        String(b.height),
+        new Date(b.time_ms).toLocaleTimeString(),
+        String(b.tx_hashes.length),
+        certificate(b),
+      ]),
     ),
     el("h2", {}, "Recent transactions"),
     recentTransactions(blocks),
@@ -93,12 +75,7 @@ export async function networkPage(root: HTMLElement): Promise<void> {
 function recentTransactions(blocks: BlockInfo[]): HTMLElement {
   const rows = blocks.flatMap((b) => b.tx_hashes.map((h) => ({ height: b.height, hash: h }))).slice(0, 20);
   if (rows.length === 0) return el("p", { id: "transactions" }, "No transactions in the last blocks.");
-  return el(
-    "table",
-    { id: "transactions" },
-    el("thead", {}, el("tr", {}, el("th", {}, "Height"), el("th", {}, "Transaction"))),
-    el("tbody", {}, ...rows.map((r) => el("tr", {}, el("td", {}, String(r.height)), el("td", { class: "mono" }, r.hash)))),
-  );
+  return table({ id: "transactions" }, ["Height", "Transaction"], rows.map((r) => [String(r.height), r.hash]));
 }
 
 function fact(name: string, value: string): HTMLElement[] {
