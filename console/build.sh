@@ -10,8 +10,8 @@ ROOT=$(cd .. && pwd)
 (cd "$ROOT" && CARGO_TARGET_DIR="$ROOT/target/wasm-release" CARGO_PROFILE_RELEASE_DEBUG=false \
   CARGO_PROFILE_RELEASE_STRIP=true \
   RUSTFLAGS="--remap-path-prefix=${CARGO_HOME:-$HOME/.cargo}=/cargo --remap-path-prefix=$ROOT=/stratus" \
-  cargo build --locked --release -q -p stratus-sdl-wasm --target wasm32-unknown-unknown)
+  cargo build --locked --release -q -p stratus-wasm --target wasm32-unknown-unknown)
 [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error
 npx tsc --noEmit
 npx vite build --logLevel warn --outDir "$OUT" --emptyOutDir
-cp "$ROOT/target/wasm-release/wasm32-unknown-unknown/release/stratus_sdl_wasm.wasm" "$OUT/sdl.wasm"
+cp "$ROOT/target/wasm-release/wasm32-unknown-unknown/release/stratus_wasm.wasm" "$OUT/sdl.wasm"

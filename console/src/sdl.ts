@@ -1,6 +1,6 @@
-// The real SDL parser (crates/sdl-wasm), loaded once.
+// The real SDL parser (crates/wasm), loaded once.
 // @ts-ignore: a plain ES module shared with the Node tests
-import { loadSdl } from "../sdl-wasm.mjs";
+import { loadStratusWasm } from "../stratus-wasm.mjs";
 
 export interface Diagnostic {
   line: number;
@@ -22,6 +22,6 @@ let parser: Promise<Parser> | undefined;
 export function sdlParser(): Promise<Parser> {
   parser ??= fetch("sdl.wasm")
     .then((r) => r.arrayBuffer())
-    .then((b) => loadSdl(b) as Promise<Parser>);
+    .then((b) => loadStratusWasm(b) as Promise<Parser>);
   return parser;
 }

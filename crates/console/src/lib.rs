@@ -5,7 +5,7 @@
 //!   needs no CORS.
 //!
 //! The page itself checks SDL with the real parser compiled to WebAssembly (`sdl.wasm`, from
-//! `crates/sdl-wasm`).
+//! `crates/wasm`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -88,7 +88,10 @@ pub enum AuthError {
     Deployment,
 }
 
-fn sign_bytes(claims: &Claims) -> Vec<u8> {
+/// The bytes a token's signature covers: [`TOKEN_DOMAIN`] then the borsh encoding of the claims.
+/// (A browser gets them from the WebAssembly build, signs them with WebCrypto's Ed25519, and has
+/// the token encoded there too; see docs/console.md.)
+pub fn sign_bytes(claims: &Claims) -> Vec<u8> {
     let mut bytes = TOKEN_DOMAIN.to_vec();
     bytes.extend(borsh::to_vec(claims).unwrap_or_default());
     bytes

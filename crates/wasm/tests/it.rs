@@ -15,7 +15,7 @@ fn workspace() -> PathBuf {
 fn build_wasm() -> PathBuf {
     let target_dir = workspace().join("target").join("wasm");
     let out = Command::new(env!("CARGO"))
-        .args(["build", "--locked", "-p", "stratus-sdl-wasm", "--target", "wasm32-unknown-unknown"])
+        .args(["build", "--locked", "-p", "stratus-wasm", "--target", "wasm32-unknown-unknown"])
         .env("CARGO_TARGET_DIR", &target_dir)
         .current_dir(workspace())
         .output()
@@ -30,7 +30,7 @@ fn build_wasm() -> PathBuf {
             ""
         }
     );
-    target_dir.join("wasm32-unknown-unknown/debug/stratus_sdl_wasm.wasm")
+    target_dir.join("wasm32-unknown-unknown/debug/stratus_wasm.wasm")
 }
 
 fn corpus_files() -> Vec<PathBuf> {
@@ -62,7 +62,7 @@ fn the_webassembly_parser_reports_exactly_what_the_native_one_does_on_the_corpus
     let mut checked = 0;
     for chunk in files.chunks(200) {
         let out = Command::new("node")
-            .arg(workspace().join("console/tests/sdl-wasm-check.mjs"))
+            .arg(workspace().join("console/tests/wasm-sdl-check.mjs"))
             .arg(&wasm)
             .args(chunk)
             .output()
@@ -74,7 +74,7 @@ fn the_webassembly_parser_reports_exactly_what_the_native_one_does_on_the_corpus
         for (file, line) in chunk.iter().zip(lines) {
             let from_wasm: serde_json::Value = serde_json::from_str(line).expect("json");
             let text = std::fs::read(file).expect("read");
-            let mut native: serde_json::Value = serde_json::from_str(&stratus_sdl_wasm::check(&text)).expect("json");
+            let mut native: serde_json::Value = serde_json::from_str(&stratus_wasm::check(&text)).expect("json");
             native["file"] = from_wasm["file"].clone();
             assert_eq!(from_wasm, native, "{}", file.display());
             checked += 1;
@@ -88,8 +88,8 @@ fn groups_come_out_of_the_webassembly_build_as_the_ledger_gets_them() {
     let wasm = build_wasm();
     let script = "import { readFileSync } from 'node:fs';\n\
         import { pathToFileURL } from 'node:url';\n\
-        const { loadSdl } = await import(pathToFileURL(process.argv[2]).href);\n\
-        const sdl = await loadSdl(readFileSync(process.argv[3]));\n\
+        const { loadStratusWasm } = await import(pathToFileURL(process.argv[2]).href);\n\
+        const sdl = await loadStratusWasm(readFileSync(process.argv[3]));\n\
         console.log(JSON.stringify(sdl.groups(readFileSync(process.argv[4], 'utf8'))));\n\
         console.log(JSON.stringify(sdl.groups('version: \"2.0\"')));";
     let dir = tempfile::tempdir().expect("tempdir");
@@ -98,7 +98,7 @@ fn groups_come_out_of_the_webassembly_build_as_the_ledger_gets_them() {
     let example = workspace().join("examples/hello.yaml");
     let out = Command::new("node")
         .arg(&runner)
-        .arg(workspace().join("console/sdl-wasm.mjs"))
+        .arg(workspace().join("console/stratus-wasm.mjs"))
         .arg(&wasm)
         .arg(&example)
         .output()
@@ -108,8 +108,50 @@ fn groups_come_out_of_the_webassembly_build_as_the_ledger_gets_them() {
     let mut lines = stdout.lines();
     let groups: serde_json::Value = serde_json::from_str(lines.next().expect("groups")).expect("json");
     let native: serde_json::Value =
-        serde_json::from_str(&stratus_sdl_wasm::groups(&std::fs::read(&example).expect("read"))).expect("json");
+        serde_json::from_str(&stratus_wasm::groups(&std::fs::read(&example).expect("read"))).expect("json");
     assert_eq!(groups, native);
     assert!(groups.as_array().is_some_and(|g| !g.is_empty()), "{groups}");
     assert_eq!(lines.next(), Some("null"), "an invalid SDL has no groups");
+}
+
+#[test]
+fn a_token_built_in_javascript_with_the_webassembly_build_passes_the_gateway_check() {
+    let wasm = build_wasm();
+    let provider = stratus_types::address::Address::from_public_key(&[9; 32]).to_string();
+    let now = stratus_types::clock::now_ms();
+    // What a browser does: its own ed25519 key (here Node's crypto, in a browser WebCrypto), the
+    // bytes to sign from the WebAssembly build, the token encoded there.
+    let script = "import { readFileSync } from 'node:fs';\n\
+        import { generateKeyPairSync, sign } from 'node:crypto';\n\
+        import { pathToFileURL } from 'node:url';\n\
+        const { loadStratusWasm } = await import(pathToFileURL(process.argv[2]).href);\n\
+        const w = await loadStratusWasm(readFileSync(process.argv[3]));\n\
+        const { publicKey, privateKey } = generateKeyPairSync('ed25519');\n\
+        const public_key = Buffer.from(publicKey.export({ format: 'jwk' }).x, 'base64url').toString('hex');\n\
+        const claims = { public_key, provider: process.argv[4], scopes: ['logs', 'status'], dseq: 7,\n\
+          issued_at_ms: Number(process.argv[5]), expires_at_ms: Number(process.argv[5]) + 3600000 };\n\
+        const { sign_bytes } = w.tokenSignBytes(claims);\n\
+        const signature = sign(null, Buffer.from(sign_bytes, 'hex'), privateKey).toString('hex');\n\
+        console.log(w.tokenEncode({ ...claims, signature }).token);\n\
+        console.log(JSON.stringify(w.tokenSignBytes({ ...claims, public_key: 'zz' })));";
+    let dir = tempfile::tempdir().expect("tempdir");
+    let runner = dir.path().join("token.mjs");
+    std::fs::write(&runner, script).expect("write");
+    let out = Command::new("node")
+        .arg(&runner)
+        .arg(workspace().join("console/stratus-wasm.mjs"))
+        .arg(&wasm)
+        .arg(&provider)
+        .arg(now.to_string())
+        .output()
+        .expect("run node");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8(out.stdout).expect("utf-8");
+    let mut lines = stdout.lines();
+    let token = stratus_types::auth::Token::decode(lines.next().expect("token")).expect("decodes");
+    let claims = token.verify(&provider.parse().expect("address"), now).expect("the gateway accepts it");
+    claims.require(stratus_types::auth::Scope::Logs, Some(7)).expect("logs of deployment 7");
+    assert!(claims.require(stratus_types::auth::Scope::SendManifest, Some(7)).is_err(), "only the scopes asked for");
+    let bad: serde_json::Value = serde_json::from_str(lines.next().expect("error line")).expect("json");
+    assert!(bad["error"].as_str().is_some_and(|e| e.contains("public_key")), "{bad}");
 }

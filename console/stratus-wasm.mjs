@@ -1,11 +1,12 @@
-// Loads stratus-sdl's WebAssembly build (crates/sdl-wasm) and calls it: the same parser, and the
-// same diagnostics (line, column, message), as `stratus sdl check`. Works in browsers and Node.
+// Loads Stratus's WebAssembly build (crates/wasm) and calls it: the same SDL parser, and the same
+// diagnostics (line, column, message), as `stratus sdl check`; and provider-gateway tokens.
+// Works in browsers and Node.
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 /** @param {BufferSource} bytes the .wasm file */
-export async function loadSdl(bytes) {
+export async function loadStratusWasm(bytes) {
   const { instance } = await WebAssembly.instantiate(bytes, {});
   const x = instance.exports;
   const call = (fn, text) => {
@@ -25,5 +26,9 @@ export async function loadSdl(bytes) {
     check: (text) => call(x.sdl_check, text),
     /** the deployment groups (resources, GPUs, price), or null when the SDL has errors */
     groups: (text) => call(x.sdl_groups, text),
+    /** {sign_bytes: hex} for token claims {public_key, provider, scopes, dseq, issued_at_ms, expires_at_ms} */
+    tokenSignBytes: (claims) => call(x.token_sign_bytes, JSON.stringify(claims)),
+    /** {token: hex}, the Authorization: Bearer value, for the claims plus {signature: hex} */
+    tokenEncode: (claims) => call(x.token_encode, JSON.stringify(claims)),
   };
 }
