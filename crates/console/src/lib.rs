@@ -1,8 +1,8 @@
 //! The web console's server. The front-end (`console/`, Vite + TypeScript) is built into
 //! `console/dist` and embedded here, so running it needs no npm. It is served with:
 //! - `templates.json`: the examples (what they run, GPUs, price per block), parsed by `stratus-sdl`;
-//! - `api/…`: the node's API, proxied (GET only), so the page talks to one origin and the node
-//!   needs no CORS.
+//! - `api/…`: the node's API (its stable `/v1` routes), proxied (GET only), so the page talks to
+//!   one origin and the node needs no CORS.
 //!
 //! The page itself checks SDL with the real parser compiled to WebAssembly (`sdl.wasm`, from
 //! `crates/wasm`).
@@ -130,8 +130,8 @@ async fn templates_json(State(c): State<Arc<Console>>) -> Response {
 /// GET `api/PATH?QUERY` → the node's `PATH?QUERY`, status and body as the node answered.
 async fn proxy(State(c): State<Arc<Console>>, Path(path): Path<String>, RawQuery(query): RawQuery) -> Response {
     let url = match query {
-        Some(q) => format!("{}/{path}?{q}", c.node),
-        None => format!("{}/{path}", c.node),
+        Some(q) => format!("{}/v1/{path}?{q}", c.node),
+        None => format!("{}/v1/{path}", c.node),
     };
     match c.http.get(&url).send().await {
         Ok(r) => {

@@ -23,14 +23,42 @@ pub type AppState = Arc<NodeApp>;
 #[derive(Debug)]
 pub struct ApiErr(pub StatusCode, pub String);
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_internal_error_is_logged_not_sent() {
+        let r = ApiErr(StatusCode::INTERNAL_SERVER_ERROR, "redb: /secret/path/ledger.redb is corrupt".into())
+            .into_response();
+        assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = axum::body::to_bytes(r.into_body(), 4096).await.expect("body");
+        let text = String::from_utf8_lossy(&body);
+        assert!(text.contains("internal error on the node (incident") && !text.contains("secret"), "{text}");
+        let r = ApiErr(StatusCode::BAD_REQUEST, "limit must be 1..1000".into()).into_response();
+        let body = axum::body::to_bytes(r.into_body(), 4096).await.expect("body");
+        assert!(String::from_utf8_lossy(&body).contains("limit must be"), "client errors say what is wrong");
+    }
+}
+
 impl ApiErr {
     pub fn bad_request(message: String) -> ApiErr {
         ApiErr(StatusCode::BAD_REQUEST, message)
     }
 }
 
+/// Numbers internal errors, so the one sentence a client gets points at the node's log line.
+static INCIDENTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
 impl IntoResponse for ApiErr {
     fn into_response(self) -> Response {
+        if self.0 == StatusCode::INTERNAL_SERVER_ERROR {
+            // The detail (storage paths, internal state) stays in the node's log.
+            let incident = INCIDENTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            tracing::error!(incident, status = %self.0, "internal error: {}", self.1);
+            let error = format!("internal error on the node (incident {incident} in its log)");
+            return (self.0, axum::Json(ApiError { error })).into_response();
+        }
         (self.0, axum::Json(ApiError { error: self.1 })).into_response()
     }
 }
@@ -116,6 +144,8 @@ pub fn routes() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)> {
 pub fn router(app: AppState) -> Router {
     let mut r = Router::new();
     for (_, path, handler) in routes() {
+        // Every route also under /v1, the stable version prefix clients (the console) use.
+        r = r.route(&format!("/v1{path}"), handler.clone());
         r = r.route(path, handler);
     }
     r.fallback(|| async {

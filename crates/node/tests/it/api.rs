@@ -239,6 +239,12 @@ async fn queries_filter_and_paginate() {
     assert!(s == 404 && e.contains("openapi.json"), "{e}");
     let (s, _) = get("/blocks/latest").await;
     assert_eq!(s, 200);
+    // The stable version prefix serves the same routes.
+    let plain: serde_json::Value = reqwest::get(format!("{}/params", net.url)).await.unwrap().json().await.unwrap();
+    let v1: serde_json::Value = reqwest::get(format!("{}/v1/params", net.url)).await.unwrap().json().await.unwrap();
+    assert_eq!(plain, v1);
+    let (s, e) = get("/v1/blocks/999999").await;
+    assert!(s == 404 && e.contains("latest is"), "{e}");
     // The solo engine's certificate: one signature, by the node's own validator key.
     let block: serde_json::Value = reqwest::get(format!("{}/blocks/1", net.url)).await.unwrap().json().await.unwrap();
     assert_eq!(block["certificate"]["engine"], "solo", "{block}");
