@@ -104,7 +104,6 @@ pub struct NodeApp {
     faucet: Option<Faucet>,
     /// Turns true when the node shuts down: long-lived responses (event streams) end.
     closing: watch::Sender<bool>,
-    validators: Vec<Validator>,
     /// The genesis validator set as `GET /validators` shows it (empty on a solo chain).
     pub validator_set: Vec<stratus_types::api::ValidatorInfo>,
     engine_status: Mutex<EngineStatus>,
@@ -136,8 +135,6 @@ impl NodeApp {
             _ => None,
         };
         let limits = Limits { max_txs: config.mempool_max_txs, max_bytes: config.mempool_max_bytes };
-        let validators =
-            genesis.validators.iter().map(|v| Validator { public_key: v.public_key, power: v.power }).collect();
         let executed_time_ms = std::sync::atomic::AtomicU64::new(mark.time_ms);
         let shared = Arc::new(Shared {
             store: Arc::clone(&store),
@@ -158,7 +155,6 @@ impl NodeApp {
             })
             .collect();
         Ok(NodeApp {
-            validators,
             validator_set,
             engine_status: Mutex::new(EngineStatus::default()),
             forward: std::sync::OnceLock::new(),
@@ -523,7 +519,7 @@ impl BlockApp for NodeApp {
     }
 
     fn validators(&self) -> Vec<Validator> {
-        self.validators.clone()
+        self.validator_set.iter().map(|v| Validator { public_key: v.public_key, power: v.power }).collect()
     }
 
     fn report(&self, status: EngineStatus) {
