@@ -134,18 +134,6 @@ impl mc::ProposalPart<Ctx> for ProposalPart {
     }
 }
 
-/// The bytes the proposer signs in the Fin part: the position and the whole block.
-pub fn parts_sign_bytes(chain_id: &str, height: Height, round: Round, block_bytes: &[u8]) -> Vec<u8> {
-    use sha2::{Digest, Sha256};
-    let mut h = Sha256::new();
-    h.update(b"stratus/proposal-parts/");
-    h.update(chain_id.as_bytes());
-    h.update(height.0.to_be_bytes());
-    h.update(round.as_i64().to_be_bytes());
-    h.update(block_bytes);
-    h.finalize().to_vec()
-}
-
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct Vote {
     pub typ: VoteType,

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use bytes::Bytes;
-use ed25519_dalek::{SigningKey, Verifier as _};
+use ed25519_dalek::SigningKey;
 use malachitebft_app_channel::app::config::{ConsensusConfig, NodeConfig, P2pConfig, ValueSyncConfig};
 use malachitebft_app_channel::app::engine::host::{HeightParams, Next, SyncedValueOutcome};
 use malachitebft_app_channel::app::net::Multiaddr;
@@ -29,8 +29,8 @@ use stratus_types::block::Block;
 use tokio::sync::watch;
 
 use super::codec::{BorshCodec, CertificateWire};
-use super::context::{BlockId, Ctx, Height, ProposalPart, ValidatorAddress, ValidatorSet, parts_sign_bytes};
-use super::signing::{ValidatorSigner, ValidatorVerifier};
+use super::context::{BlockId, Ctx, Height, ProposalPart, ValidatorAddress, ValidatorSet};
+use super::signing::{ValidatorSigner, ValidatorVerifier, parts_signature_valid};
 use super::stash::{Stash, Stashed};
 use crate::{BlockApp, Certificate, ConsensusEngine, EngineStatus, block_id, now_ms};
 
@@ -173,7 +173,7 @@ impl ConsensusEngine for MalachiteEngine {
         let stash = Stash::open(&cfg.data_dir.join("consensus.redb"))?;
         let verifier = ValidatorVerifier { chain_id: chain_id.clone() };
         let consensus_ctx = if is_validator {
-            ConsensusContext::new_validator(me, Box::new(verifier), Box::new(signer))
+            ConsensusContext::new_validator(me, Box::new(verifier), Box::new(signer.clone()))
         } else {
             ConsensusContext::new_full_node(me, Box::new(verifier))
         };
@@ -206,13 +206,14 @@ impl ConsensusEngine for MalachiteEngine {
         if let Some(fault) = cfg.fault {
             tracing::warn!(?fault, "fault injection on: this validator misbehaves on purpose");
         }
+        let Channels { mut consensus, network, net_requests, .. } = channels;
         let mut host = Host {
             fault: cfg.fault,
             app,
             chain_id,
             set,
             me,
-            key: cfg.key,
+            signer,
             timeouts,
             block_time: cfg.block_time,
             stash,
@@ -225,10 +226,8 @@ impl ConsensusEngine for MalachiteEngine {
                 ..EngineStatus::default()
             },
             last_synced: None,
-            net_requests: None,
+            net_requests: net_requests.clone(),
         };
-        let Channels { mut consensus, network, net_requests, .. } = channels;
-        host.net_requests = Some(net_requests.clone());
         let mut peers_tick = tokio::time::interval(Duration::from_secs(1));
         let outcome = loop {
             tokio::select! {
@@ -287,7 +286,7 @@ struct Host {
     chain_id: String,
     set: ValidatorSet,
     me: ValidatorAddress,
-    key: SigningKey,
+    signer: ValidatorSigner,
     timeouts: LinearTimeouts,
     block_time: Duration,
     stash: Stash,
@@ -300,7 +299,7 @@ struct Host {
     /// When a block last came by sync: the node is catching up while they keep coming.
     last_synced: Option<std::time::Instant>,
     fault: Option<Fault>,
-    net_requests: Option<tokio::sync::mpsc::Sender<NetworkRequest>>,
+    net_requests: tokio::sync::mpsc::Sender<NetworkRequest>,
 }
 
 impl Host {
@@ -375,7 +374,7 @@ impl Host {
                 {
                     entry.round = round;
                     entry.pol_round = valid_round;
-                    entry.signature = Some(self.sign_parts(height, round, &entry.block_bytes));
+                    entry.signature = Some(self.signer.sign_parts(height, round, &entry.block_bytes));
                     self.publish(&entry, network).await;
                 }
             }
@@ -415,9 +414,13 @@ impl Host {
     }
 
     /// Waits (up to `limit`) until at least one peer is connected, and a moment more for its
-    /// gossip subscriptions to arrive; returns at once when peers are already there.
+    /// gossip subscriptions to arrive; returns at once when peers are already there (as the
+    /// last once-a-second look found them, so a proposal costs no extra round trip).
     async fn wait_for_peers(&self, limit: Duration) {
-        let Some(requests) = &self.net_requests else { return };
+        if !self.status.peers.is_empty() {
+            return;
+        }
+        let requests = &self.net_requests;
         let start = std::time::Instant::now();
         let mut waited = false;
         while start.elapsed() < limit {
@@ -432,13 +435,6 @@ impl Host {
             waited = true;
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-    }
-
-    fn sign_parts(&self, height: Height, round: Round, block_bytes: &[u8]) -> super::context::Signature {
-        use ed25519_dalek::Signer as _;
-        super::context::Signature(
-            self.key.sign(&parts_sign_bytes(&self.chain_id, height, round, block_bytes)).to_bytes(),
-        )
     }
 
     /// The block this node proposes at (height, round): the one it stashed before a crash, or
@@ -464,7 +460,7 @@ impl Host {
             round,
             pol_round: Round::Nil,
             proposer: self.me,
-            signature: Some(self.sign_parts(height, round, &block_bytes)),
+            signature: Some(self.signer.sign_parts(height, round, &block_bytes)),
             block_bytes,
             valid: true,
         };
@@ -561,19 +557,12 @@ impl Host {
             tracing::warn!(%publisher, "proposal without a signature; dropped");
             return None;
         };
-        let signed = parts_sign_bytes(&self.chain_id, height, round, &block_bytes);
-        if validator.public_key.verify(&signed, &ed25519_dalek::Signature::from_bytes(&signature)).is_err() {
+        let signature = super::context::Signature(signature);
+        if !parts_signature_valid(&self.chain_id, &validator.public_key, (height, round), &block_bytes, &signature) {
             tracing::warn!(%publisher, %proposer, %height, "proposal parts with a bad signature; dropped");
             return None;
         }
-        Some(Assembled {
-            height,
-            round,
-            pol_round,
-            proposer,
-            block_bytes,
-            signature: super::context::Signature(signature),
-        })
+        Some(Assembled { height, round, pol_round, proposer, block_bytes, signature })
     }
 
     /// Checks a proposal at the current height (the app's `check`), stashes it and returns it for

@@ -7,7 +7,8 @@ use ed25519_dalek::{Signer as _, SigningKey, Verifier as _, VerifyingKey};
 use malachitebft_core_types::{SignedMessage, ValidatorProof, VoteExtensionScope};
 use malachitebft_signing::{Error, Signer, VerificationResult, Verifier};
 
-use super::context::{Ctx, Proposal, Signature, Vote};
+use super::context::{Ctx, Height, Proposal, Signature, Vote};
+use malachitebft_core_types::Round;
 
 pub fn vote_sign_bytes(chain_id: &str, vote: &Vote) -> Vec<u8> {
     sign_bytes("vote", chain_id, &borsh::to_vec(vote).unwrap_or_default())
@@ -28,11 +29,36 @@ fn sign_bytes(kind: &str, chain_id: &str, body: &[u8]) -> Vec<u8> {
     out
 }
 
+/// The bytes the proposer signs in a proposal's Fin part: the position and the whole block
+/// (the parts themselves travel unsigned).
+fn parts_sign_bytes(chain_id: &str, height: Height, round: Round, block_bytes: &[u8]) -> Vec<u8> {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(b"stratus/proposal-parts/");
+    h.update(chain_id.as_bytes());
+    h.update(height.0.to_be_bytes());
+    h.update(round.as_i64().to_be_bytes());
+    h.update(block_bytes);
+    h.finalize().to_vec()
+}
+
+/// Whether `signature` is the proposer's over a proposal's parts.
+pub fn parts_signature_valid(
+    chain_id: &str,
+    proposer: &VerifyingKey,
+    (height, round): (Height, Round),
+    block_bytes: &[u8],
+    signature: &Signature,
+) -> bool {
+    verify(proposer, &parts_sign_bytes(chain_id, height, round, block_bytes), signature).is_valid()
+}
+
 fn verify(public_key: &VerifyingKey, bytes: &[u8], signature: &Signature) -> VerificationResult {
     VerificationResult::from_bool(public_key.verify(bytes, &signature.to_dalek()).is_ok())
 }
 
 /// Signs as this node's validator.
+#[derive(Clone)]
 pub struct ValidatorSigner {
     pub chain_id: String,
     pub key: SigningKey,
@@ -41,6 +67,11 @@ pub struct ValidatorSigner {
 impl ValidatorSigner {
     pub fn sign(&self, bytes: &[u8]) -> Signature {
         Signature(self.key.sign(bytes).to_bytes())
+    }
+
+    /// The Fin part's signature over a proposal this node streams.
+    pub fn sign_parts(&self, height: Height, round: Round, block_bytes: &[u8]) -> Signature {
+        self.sign(&parts_sign_bytes(&self.chain_id, height, round, block_bytes))
     }
 }
 
