@@ -231,7 +231,7 @@ impl NodeApp {
     /// Checks and admits a transaction. With `wait`, the receiver yields its block's result.
     pub fn admit(&self, bytes: &[u8], wait: bool) -> Result<Admitted, SubmitError> {
         let tx = self.decode(bytes)?;
-        self.admit_decoded(tx, bytes.len(), wait, true, true)
+        self.admit_decoded(tx, bytes, wait, true, true)
     }
 
     fn decode(&self, bytes: &[u8]) -> Result<Tx, SubmitError> {
@@ -258,19 +258,18 @@ impl NodeApp {
         decoded
             .into_iter()
             .zip(batch)
-            .map(|(tx, bytes)| self.admit_decoded(tx?, bytes.len(), false, !all_valid, false).map(|_| ()))
+            .map(|(tx, bytes)| self.admit_decoded(tx?, bytes, false, !all_valid, false).map(|_| ()))
             .collect()
     }
 
     fn admit_decoded(
         &self,
         tx: Tx,
-        size: usize,
+        bytes: &[u8],
         wait: bool,
         verify: bool,
         forward: bool,
     ) -> Result<Admitted, SubmitError> {
-        let bytes_len = size;
         let hash = tx.hash();
         if let Some(done) = self.committed_result(&hash)? {
             return Ok(Admitted { hash, done: Some(done), waiter: None });
@@ -320,11 +319,11 @@ impl NodeApp {
             }
         };
         drop(snap);
-        let tx_bytes = if forward && self.forward.get().is_some() { Some(tx.to_bytes()) } else { None };
-        match mempool.insert(tx, hash, bytes_len, checked.committed_sequence, checked.fee_balance) {
+        match mempool.insert(tx, hash, bytes.len(), checked.committed_sequence, checked.fee_balance) {
             Ok(()) => {
-                if let (Some(forward), Some(tx_bytes)) = (self.forward.get(), tx_bytes)
-                    && forward.try_send(tx_bytes).is_err()
+                if forward
+                    && let Some(to_peers) = self.forward.get()
+                    && to_peers.try_send(bytes.to_vec()).is_err()
                 {
                     tracing::warn!(tx = %hex::encode(hash), "forwarding queue full; the transaction waits for this node's own proposal");
                 }
