@@ -61,13 +61,7 @@ pub fn templates() -> Vec<Template> {
                 .groups
                 .iter()
                 .flat_map(|g| g.resources.iter())
-                .map(|r| {
-                    format!(
-                        "{} {}/block",
-                        r.price.amount.to_string().trim_end_matches('0').trim_end_matches('.'),
-                        r.price.denom
-                    )
-                })
+                .map(|r| format!("{} {}/block", r.price.amount.short(), r.price.denom))
                 .collect();
             prices.dedup();
             let title = name.replace('-', " ");
