@@ -1,7 +1,5 @@
-//! Keys: BIP39 mnemonics, SLIP-10 ed25519 derivation, and a keyring of files.
-//!
-//! Derivation: the mnemonic's BIP39 seed (empty passphrase) through SLIP-10 for ed25519 along
-//! `m/44'/118'/0'/0'/0'` (Cosmos coin type; ed25519 allows hardened steps only).
+//! Keys: a keyring of files. Mnemonics become keys by [`stratus_types::keys`] (BIP39 + SLIP-10),
+//! the derivation the browser console runs too.
 //!
 //! Keyring: one JSON file per key, mode 0600, in `<home>/keyring`. The `file` backend encrypts the
 //! secret (the mnemonic, or the raw key for imported keys) with XChaCha20-Poly1305 under a key
@@ -16,15 +14,10 @@ use argon2::Argon2;
 use chacha20poly1305::aead::{Aead, KeyInit};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use ed25519_dalek::SigningKey;
-use hmac::{Hmac, Mac};
 use rand_core::{OsRng, RngCore};
 use serde::{Deserialize, Serialize};
-use sha2::Sha512;
 use stratus_types::address::Address;
-
-/// `m/44'/118'/0'/0'/0'`.
-pub const DERIVATION_PATH: [u32; 5] = [44, 118, 0, 0, 0];
-const HARDENED: u32 = 0x8000_0000;
+pub use stratus_types::keys::{DERIVATION_PATH, slip10_ed25519};
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
@@ -66,34 +59,12 @@ impl Secret {
 pub fn generate_mnemonic() -> String {
     let mut entropy = [0u8; 32];
     OsRng.fill_bytes(&mut entropy);
-    bip39::Mnemonic::from_entropy(&entropy).map(|m| m.to_string()).unwrap_or_default()
+    stratus_types::keys::mnemonic_from_entropy(&entropy)
 }
 
-/// BIP39 seed → SLIP-10 ed25519 key at [`DERIVATION_PATH`].
+/// The key a mnemonic derives (see [`stratus_types::keys`]).
 pub fn derive_from_mnemonic(words: &str) -> Result<SigningKey, KeyError> {
-    let mnemonic = bip39::Mnemonic::parse_normalized(words.trim()).map_err(|e| KeyError::Mnemonic(e.to_string()))?;
-    let seed = mnemonic.to_seed("");
-    Ok(SigningKey::from_bytes(&slip10_ed25519(&seed, &DERIVATION_PATH)))
-}
-
-/// SLIP-10 derivation for ed25519 (every step hardened).
-pub fn slip10_ed25519(seed: &[u8], path: &[u32]) -> [u8; 32] {
-    let hmac = |key: &[u8], data: &[u8]| -> [u8; 64] {
-        let mut mac = <Hmac<Sha512> as Mac>::new_from_slice(key).expect("HMAC accepts keys of any length");
-        mac.update(data);
-        mac.finalize().into_bytes().into()
-    };
-    let mut i = hmac(b"ed25519 seed", seed);
-    for index in path {
-        let mut data = Vec::with_capacity(37);
-        data.push(0);
-        data.extend_from_slice(&i[..32]);
-        data.extend_from_slice(&(index | HARDENED).to_be_bytes());
-        i = hmac(&i[32..], &data);
-    }
-    let mut key = [0u8; 32];
-    key.copy_from_slice(&i[..32]);
-    key
+    stratus_types::keys::derive_from_mnemonic(words).map_err(|e| KeyError::Mnemonic(e.0))
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -343,27 +314,6 @@ fn decrypt(enc: &Encrypted, passphrase: &str) -> Result<Vec<u8>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// SLIP-10 test vector 1 for ed25519 (seed 000102…0f, path m/0').
-    #[test]
-    fn slip10_matches_the_published_vector() {
-        let seed = hex::decode("000102030405060708090a0b0c0d0e0f").unwrap_or_default();
-        let key = slip10_ed25519(&seed, &[0]);
-        assert_eq!(hex::encode(key), "68e0fe46dfb67e368c75379acec591dad19df3cde26e63b93a8e704f1dade7a3");
-        let master = slip10_ed25519(&seed, &[]);
-        assert_eq!(hex::encode(master), "2b4be7f19ee27bbf30c667b642d5f4aa69fd169872f8fc3059c08ebae2eb19e7");
-    }
-
-    #[test]
-    fn mnemonics_derive_stable_keys() {
-        let words = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about";
-        let a = derive_from_mnemonic(words).map(|k| k.to_bytes()).ok();
-        let b = derive_from_mnemonic(&format!("  {words} ")).map(|k| k.to_bytes()).ok();
-        assert!(a.is_some());
-        assert_eq!(a, b);
-        assert!(matches!(derive_from_mnemonic("not a mnemonic"), Err(KeyError::Mnemonic(_))));
-        assert_eq!(generate_mnemonic().split_whitespace().count(), 24);
-    }
 
     #[test]
     fn encrypted_keyring_round_trip() {

@@ -19,6 +19,7 @@ pub mod gateway;
 pub mod gojson;
 pub mod gpu;
 pub mod group;
+pub mod keys;
 pub mod manifest;
 pub mod market;
 pub mod params;
