@@ -1,5 +1,7 @@
 // Loads Stratus's WebAssembly build (crates/wasm) and calls it: the same SDL parser, and the same
-// diagnostics (line, column, message), as `stratus sdl check`; and provider-gateway tokens.
+// diagnostics (line, column, message), as `stratus sdl check`; provider-gateway tokens; and the
+// wallet: keys from mnemonics, transactions signed exactly as the CLI signs them. Every call
+// answers a plain object; a failure is {error: "what and where"}.
 // Works in browsers and Node.
 
 const encoder = new TextEncoder();
@@ -30,5 +32,17 @@ export async function loadStratusWasm(bytes) {
     tokenSignBytes: (claims) => call(x.token_sign_bytes, JSON.stringify(claims)),
     /** {token: hex}, the Authorization: Bearer value, for the claims plus {signature: hex} */
     tokenEncode: (claims) => call(x.token_encode, JSON.stringify(claims)),
+    /** {token} signed in the page: {secret_key, provider, scopes, dseq, now_ms, lifetime_ms} */
+    tokenSign: (input) => call(x.token_sign, JSON.stringify(input)),
+    /** {secret_key, public_key, address} from {mnemonic} (the CLI keyring's derivation) */
+    keyFromMnemonic: (mnemonic) => call(x.key_from_mnemonic, JSON.stringify({ mnemonic })),
+    /** {secret_key, public_key, address} from {secret_key: hex} */
+    keyFromSecret: (secret_key) => call(x.key_from_secret, JSON.stringify({ secret_key })),
+    /** {mnemonic}: 24 words from 32 bytes of entropy, hex */
+    mnemonicNew: (entropy) => call(x.mnemonic_new, JSON.stringify({ entropy })),
+    /** {msg, version, manifest} for {sdl, dseq, deposit: "5000000uact", gang} */
+    deploymentCreate: (input) => call(x.deployment_create, JSON.stringify(input)),
+    /** {tx: hex, hash} for {secret_key, chain_id, sequence, fee | params, memo, msgs} */
+    txSign: (input) => call(x.tx_sign, JSON.stringify(input)),
   };
 }

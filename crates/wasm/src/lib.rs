@@ -6,13 +6,19 @@
 //! - `sdl_groups(ptr, len) -> …`: the UTF-8 JSON of [`groups`];
 //! - `token_sign_bytes(ptr, len) -> …` and `token_encode(ptr, len) -> …`: [`token_sign_bytes`] and
 //!   [`token_encode`], so a browser can build provider-gateway tokens (signing with WebCrypto);
+//! - the wallet ([`wallet`]): `key_from_mnemonic`, `key_from_secret`, `mnemonic_new`,
+//!   `deployment_create`, `tx_sign` and `token_sign`, so the console signs transactions and tokens
+//!   in the page with the CLI's own code;
 //! - `sdl_free(ptr, len)`: gives back an output (or an input) buffer.
 //!
 //! `console/stratus-wasm.mjs` is the loader; `tests/` runs this build under Node against the
 //! native code (the parser on the whole corpus; a token signed by Node's crypto verified here).
 
+mod wallet;
+
 use stratus_types::address::Address;
 use stratus_types::auth::{Claims, Scope, Token};
+pub use wallet::{deployment_create, key_from_mnemonic, key_from_secret, mnemonic_new, token_sign, tx_sign};
 
 /// A token's claims as JSON (the signer is derived from the public key).
 #[derive(serde::Deserialize)]
@@ -78,13 +84,13 @@ pub fn token_encode(json: &[u8]) -> String {
 }
 
 /// The same report `stratus sdl check --json` prints for a file (without the file name).
-pub fn check(input: &[u8]) -> String {
+pub fn sdl_check(input: &[u8]) -> String {
     serde_json::to_string(&stratus_sdl::parse(input).report()).unwrap_or_default()
 }
 
 /// The deployment groups a valid SDL produces (what the ledger auctions: resources, GPUs, price),
 /// or `null` when it has errors.
-pub fn groups(input: &[u8]) -> String {
+pub fn sdl_groups(input: &[u8]) -> String {
     match stratus_sdl::parse(input).sdl {
         Some(sdl) => serde_json::to_string(&sdl.groups).unwrap_or_default(),
         None => "null".into(),
@@ -116,39 +122,30 @@ mod exports {
         drop(unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(ptr, len)) });
     }
 
-    /// # Safety
-    /// `ptr..ptr+len` is a buffer from `sdl_alloc` that the caller filled.
-    #[unsafe(no_mangle)]
-    pub unsafe extern "C" fn sdl_check(ptr: *const u8, len: usize) -> u64 {
-        // SAFETY: see above; the input is only read.
-        let input = unsafe { std::slice::from_raw_parts(ptr, len) };
-        hand_out(super::check(input))
+    /// Exports `fn(bytes) -> String` functions as `extern "C" fn(ptr, len) -> packed output`.
+    macro_rules! export {
+        ($($name:ident),* $(,)?) => {$(
+            /// # Safety
+            /// `ptr..ptr+len` is a buffer from `sdl_alloc` that the caller filled.
+            #[unsafe(no_mangle)]
+            pub unsafe extern "C" fn $name(ptr: *const u8, len: usize) -> u64 {
+                // SAFETY: see above; the input is only read.
+                let input = unsafe { std::slice::from_raw_parts(ptr, len) };
+                hand_out(super::$name(input))
+            }
+        )*};
     }
 
-    /// # Safety
-    /// As for `sdl_check`.
-    #[unsafe(no_mangle)]
-    pub unsafe extern "C" fn sdl_groups(ptr: *const u8, len: usize) -> u64 {
-        // SAFETY: see `sdl_check`.
-        let input = unsafe { std::slice::from_raw_parts(ptr, len) };
-        hand_out(super::groups(input))
-    }
-
-    /// # Safety
-    /// As for `sdl_check`.
-    #[unsafe(no_mangle)]
-    pub unsafe extern "C" fn token_sign_bytes(ptr: *const u8, len: usize) -> u64 {
-        // SAFETY: see `sdl_check`.
-        let input = unsafe { std::slice::from_raw_parts(ptr, len) };
-        hand_out(super::token_sign_bytes(input))
-    }
-
-    /// # Safety
-    /// As for `sdl_check`.
-    #[unsafe(no_mangle)]
-    pub unsafe extern "C" fn token_encode(ptr: *const u8, len: usize) -> u64 {
-        // SAFETY: see `sdl_check`.
-        let input = unsafe { std::slice::from_raw_parts(ptr, len) };
-        hand_out(super::token_encode(input))
-    }
+    export!(
+        sdl_check,
+        sdl_groups,
+        token_sign_bytes,
+        token_encode,
+        token_sign,
+        key_from_mnemonic,
+        key_from_secret,
+        mnemonic_new,
+        deployment_create,
+        tx_sign,
+    );
 }

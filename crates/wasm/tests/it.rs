@@ -74,7 +74,7 @@ fn the_webassembly_parser_reports_exactly_what_the_native_one_does_on_the_corpus
         for (file, line) in chunk.iter().zip(lines) {
             let from_wasm: serde_json::Value = serde_json::from_str(line).expect("json");
             let text = std::fs::read(file).expect("read");
-            let mut native: serde_json::Value = serde_json::from_str(&stratus_wasm::check(&text)).expect("json");
+            let mut native: serde_json::Value = serde_json::from_str(&stratus_wasm::sdl_check(&text)).expect("json");
             native["file"] = from_wasm["file"].clone();
             assert_eq!(from_wasm, native, "{}", file.display());
             checked += 1;
@@ -108,7 +108,7 @@ fn groups_come_out_of_the_webassembly_build_as_the_ledger_gets_them() {
     let mut lines = stdout.lines();
     let groups: serde_json::Value = serde_json::from_str(lines.next().expect("groups")).expect("json");
     let native: serde_json::Value =
-        serde_json::from_str(&stratus_wasm::groups(&std::fs::read(&example).expect("read"))).expect("json");
+        serde_json::from_str(&stratus_wasm::sdl_groups(&std::fs::read(&example).expect("read"))).expect("json");
     assert_eq!(groups, native);
     assert!(groups.as_array().is_some_and(|g| !g.is_empty()), "{groups}");
     assert_eq!(lines.next(), Some("null"), "an invalid SDL has no groups");
@@ -154,4 +154,78 @@ fn a_token_built_in_javascript_with_the_webassembly_build_passes_the_gateway_che
     assert!(claims.require(stratus_types::auth::Scope::SendManifest, Some(7)).is_err(), "only the scopes asked for");
     let bad: serde_json::Value = serde_json::from_str(lines.next().expect("error line")).expect("json");
     assert!(bad["error"].as_str().is_some_and(|e| e.contains("public_key")), "{bad}");
+}
+
+#[test]
+fn the_webassembly_wallet_derives_and_signs_as_the_cli_does() {
+    let wasm = build_wasm();
+    let words = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about";
+    let example = workspace().join("examples/hello.yaml");
+    let script = "import { readFileSync } from 'node:fs';\n\
+        import { pathToFileURL } from 'node:url';\n\
+        const { loadStratusWasm } = await import(pathToFileURL(process.argv[2]).href);\n\
+        const w = await loadStratusWasm(readFileSync(process.argv[3]));\n\
+        const key = w.keyFromMnemonic(process.argv[4]);\n\
+        console.log(JSON.stringify(key));\n\
+        const d = w.deploymentCreate({ sdl: readFileSync(process.argv[5], 'utf8'), dseq: 42, deposit: '5000000uact' });\n\
+        console.log(JSON.stringify(d));\n\
+        const params = { min_fees: [{ denom: 'uact', amount: '3' }] };\n\
+        console.log(JSON.stringify(w.txSign({ secret_key: key.secret_key, chain_id: 'c', sequence: 4, fee: params.min_fees[0], msgs: [d.msg] })));\n\
+        console.log(JSON.stringify(w.keyFromMnemonic('abandon abandon')));\n\
+        console.log(JSON.stringify(w.deploymentCreate({ sdl: 'version: 1', dseq: 1, deposit: '5uact' })));\n\
+        console.log(JSON.stringify(w.deploymentCreate({ sdl: readFileSync(process.argv[5], 'utf8'), dseq: 1, deposit: 'five' })));\n\
+        console.log(JSON.stringify(w.txSign({ secret_key: key.secret_key, chain_id: 'c', sequence: 4, msgs: [] })));\n\
+        const fresh = w.mnemonicNew('07'.repeat(32));\n\
+        console.log(JSON.stringify(w.keyFromMnemonic(fresh.mnemonic)));";
+    let dir = tempfile::tempdir().expect("tempdir");
+    let runner = dir.path().join("wallet.mjs");
+    std::fs::write(&runner, script).expect("write");
+    let out = Command::new("node")
+        .arg(&runner)
+        .arg(workspace().join("console/stratus-wasm.mjs"))
+        .arg(&wasm)
+        .arg(words)
+        .arg(&example)
+        .output()
+        .expect("run node");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8(out.stdout).expect("utf-8");
+    let lines: Vec<serde_json::Value> = stdout.lines().map(|l| serde_json::from_str(l).expect("json")).collect();
+    // The same words give the CLI keyring's key and address.
+    let native = stratus_types::keys::derive_from_mnemonic(words).expect("mnemonic");
+    let public = native.verifying_key().to_bytes();
+    assert_eq!(lines[0]["public_key"], hex::encode(public));
+    assert_eq!(lines[0]["address"], stratus_types::address::Address::from_public_key(&public).to_string());
+    // The deployment message is the one `stratus deploy create` builds from the same file.
+    let sdl = stratus_sdl::parse(&std::fs::read(&example).expect("read")).sdl.expect("valid example");
+    let msg = stratus_types::tx::Msg::CreateDeployment {
+        dseq: 42,
+        groups: sdl.groups.clone(),
+        version: sdl.manifest_version,
+        deposit: "5000000uact".parse().expect("coin"),
+        gang: false,
+    };
+    assert_eq!(lines[1]["msg"], serde_json::to_value(&msg).expect("json"));
+    assert_eq!(lines[1]["version"], sdl.version_hex());
+    assert_eq!(lines[1]["manifest"], serde_json::to_value(&sdl.manifest).expect("json"));
+    // The signed transaction is byte-for-byte what the CLI would sign, and verifies.
+    let tx = stratus_types::tx::Tx::from_bytes(&hex::decode(lines[2]["tx"].as_str().expect("tx")).expect("hex"))
+        .expect("decodes");
+    tx.verify().expect("signature verifies");
+    let body = stratus_types::tx::TxBody {
+        chain_id: "c".into(),
+        sequence: 4,
+        fee: "3uact".parse().expect("coin"),
+        memo: String::new(),
+        msgs: vec![msg],
+    };
+    assert_eq!(tx, stratus_types::tx::Tx::sign(body, &native));
+    assert_eq!(lines[2]["hash"], hex::encode(tx.hash()));
+    // Bad input: an error that names what is wrong.
+    let error = |i: usize| lines[i]["error"].as_str().unwrap_or_default().to_string();
+    assert!(error(3).contains("invalid mnemonic"), "{}", lines[3]);
+    assert!(error(4).contains("the SDL is not valid: 1:"), "{}", lines[4]);
+    assert!(error(5).contains("deposit \"five\""), "{}", lines[5]);
+    assert!(error(6).contains("fee:"), "{}", lines[6]);
+    assert!(lines[7]["address"].as_str().is_some_and(|a| a.starts_with("stratus1")), "{}", lines[7]);
 }
