@@ -116,16 +116,7 @@ impl ProviderClient {
         }
         let http = pinned_http(&provider.info.tls_sha256)?;
         // Streams run long; stalls are caught by the heartbeat watchdog instead.
-        let provider_rc = Arc::new(rustls::crypto::ring::default_provider());
-        let config = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider_rc))
-            .with_safe_default_protocol_versions()
-            .map_err(|e| ClientError::Api(e.to_string()))?
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(Pinned {
-                fingerprint: provider.info.tls_sha256.clone(),
-                provider: provider_rc,
-            }))
-            .with_no_client_auth();
+        let config = pinned_tls(&provider.info.tls_sha256)?;
         let streams = reqwest::Client::builder()
             .tls_backend_preconfigured(config)
             .build()

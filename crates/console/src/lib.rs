@@ -1,21 +1,22 @@
 //! The web console's server. The front-end (`console/`, Vite + TypeScript) is built into
 //! `console/dist` and embedded here, so running it needs no npm. It is served with:
 //! - `templates.json`: the examples (what they run, GPUs, price per block), parsed by `stratus-sdl`;
-//! - `api/…`: the node's API (its stable `/v1` routes), proxied (GET only), so the page talks to
-//!   one origin and the node needs no CORS.
+//! - `api/…` and `gateway/{provider}/…`: the node's API and the providers' gateways, proxied
+//!   ([`proxy`]), so the page talks to one origin and neither needs CORS.
 //!
 //! The page itself checks SDL with the real parser compiled to WebAssembly (`sdl.wasm`, from
 //! `crates/wasm`).
+
+mod proxy;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Body;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{any, get};
 use include_dir::{Dir, include_dir};
 use serde::Serialize;
 
@@ -79,25 +80,21 @@ pub fn templates() -> Vec<Template> {
     out
 }
 
-struct Console {
-    node: String,
-    http: reqwest::Client,
-    templates: String,
-}
-
 /// The console's routes, talking to the node at `node`.
 pub fn router(node: &str) -> anyhow::Result<Router> {
     stratus_client::install_tls_provider();
     let http = reqwest::Client::builder().timeout(std::time::Duration::from_secs(30)).build()?;
-    let state = Arc::new(Console {
+    let state = Arc::new(proxy::Console {
         node: node.trim_end_matches('/').to_string(),
         http,
         templates: serde_json::to_string(&templates())?,
+        gateways: Default::default(),
     });
     Ok(Router::new()
         .route("/", get(|| async { asset("index.html") }))
         .route("/templates.json", get(templates_json))
-        .route("/api/{*path}", get(proxy))
+        .route("/api/{*path}", any(proxy::node))
+        .route("/gateway/{provider}/{*path}", any(proxy::provider))
         .route("/{*file}", get(|Path(file): Path<String>| async move { asset(&file) }))
         .with_state(state))
 }
@@ -117,32 +114,8 @@ fn asset(path: &str) -> Response {
     ([(header::CONTENT_TYPE, kind)], file.contents()).into_response()
 }
 
-async fn templates_json(State(c): State<Arc<Console>>) -> Response {
+async fn templates_json(State(c): State<Arc<proxy::Console>>) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], c.templates.clone()).into_response()
-}
-
-/// GET `api/PATH?QUERY` → the node's `PATH?QUERY`, status and body as the node answered.
-async fn proxy(State(c): State<Arc<Console>>, Path(path): Path<String>, RawQuery(query): RawQuery) -> Response {
-    let url = match query {
-        Some(q) => format!("{}/v1/{path}?{q}", c.node),
-        None => format!("{}/v1/{path}", c.node),
-    };
-    match c.http.get(&url).send().await {
-        Ok(r) => {
-            let status = StatusCode::from_u16(r.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
-            match r.bytes().await {
-                Ok(body) => (status, [(header::CONTENT_TYPE, "application/json")], Body::from(body)).into_response(),
-                Err(e) => bad_gateway(&c.node, &e.to_string()),
-            }
-        }
-        Err(e) => bad_gateway(&c.node, &e.to_string()),
-    }
-}
-
-fn bad_gateway(node: &str, why: &str) -> Response {
-    tracing::warn!(node, why, "the console cannot reach the node");
-    let error = format!("the console cannot reach the node at {node}; is it running?");
-    (StatusCode::BAD_GATEWAY, axum::Json(serde_json::json!({ "error": error }))).into_response()
 }
 
 /// Serves the console on `listener` until `shutdown` resolves.
