@@ -1,11 +1,30 @@
-import { templates } from "../api";
+import { deployment, status, templates } from "../api";
 import { groupRows } from "../logic";
-import { sdlParser } from "../sdl";
-import { el, table } from "../ui";
+import { button, el, table } from "../ui";
+import { currentKey, signAndSubmit } from "../wallet";
+import { ok, stratusWasm } from "../wasm";
+
+/** The SDL a deployment was made from, kept in this browser for sending its manifest. */
+export function keptSdl(owner: string, dseq: number): string | null {
+  return localStorage.getItem(`stratus.sdl.${owner}.${dseq}`);
+}
+
+/** The current height if the owner has no deployment there, else the next free one (as the CLI). */
+async function freeDseq(owner: string): Promise<number> {
+  let dseq = Math.max(1, (await status()).height);
+  for (;;) {
+    const taken = await deployment(owner, dseq).then(
+      () => true,
+      () => false,
+    );
+    if (!taken) return dseq;
+    dseq += 1;
+  }
+}
 
 /** SDL editor: diagnostics from the real parser as you type, and the groups it produces. */
 export async function editorPage(root: HTMLElement, params: URLSearchParams): Promise<void> {
-  const parser = await sdlParser();
+  const parser = await stratusWasm();
   const name = params.get("t");
   const start = name ? (await templates()).find((t) => t.name === name)?.sdl : undefined;
   const text = el("textarea", { id: "sdl", spellcheck: "false", "aria-label": "SDL" }) as HTMLTextAreaElement;
@@ -30,8 +49,34 @@ export async function editorPage(root: HTMLElement, params: URLSearchParams): Pr
   };
   text.addEventListener("input", update);
   update();
+  const key = currentKey();
+  const out = el("div", { id: "deploy-result", "aria-live": "polite" });
+  const deposit = el("input", { id: "deposit", type: "text", value: "5000000uact", "aria-label": "Deposit" }) as HTMLInputElement;
+  const deploy = key
+    ? el(
+        "div",
+        { class: "deploy" },
+        el("label", { for: "deposit" }, "Escrow deposit "),
+        deposit,
+        " ",
+        button("Deploy", { id: "deploy" }, out, async () => {
+          const dseq = await freeDseq(key.address);
+          const w = await stratusWasm();
+          const made = ok(w.deploymentCreate({ sdl: text.value, dseq, deposit: deposit.value.trim() }));
+          await signAndSubmit([made.msg]);
+          localStorage.setItem(`stratus.sdl.${key.address}.${dseq}`, text.value);
+          location.hash = `#/deployment?dseq=${dseq}`;
+        }),
+        out,
+      )
+    : el("p", {}, "To deploy, ", el("a", { href: "#/key" }, "import or make a key"), " first.");
   root.append(
     el("h1", {}, name ? `SDL editor — ${name}` : "SDL editor"),
-    el("div", { class: "editor" }, text, el("div", {}, el("h2", {}, "Diagnostics"), diagnostics, el("h2", {}, "Groups"), preview)),
+    el(
+      "div",
+      { class: "editor" },
+      text,
+      el("div", {}, el("h2", {}, "Diagnostics"), diagnostics, el("h2", {}, "Groups"), preview, el("h2", {}, "Deploy"), deploy),
+    ),
   );
 }

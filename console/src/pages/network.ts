@@ -1,7 +1,7 @@
 import { Chart, LinearScale, LineController, LineElement, PointElement, CategoryScale, Tooltip } from "chart.js";
 import { block, status, validators, type BlockInfo } from "../api";
 import { blockIntervals } from "../logic";
-import { el, short, table } from "../ui";
+import { el, fact, short, table } from "../ui";
 
 Chart.register(LinearScale, LineController, LineElement, PointElement, CategoryScale, Tooltip);
 
@@ -76,10 +76,6 @@ function recentTransactions(blocks: BlockInfo[]): HTMLElement {
   const rows = blocks.flatMap((b) => b.tx_hashes.map((h) => ({ height: b.height, hash: h }))).slice(0, 20);
   if (rows.length === 0) return el("p", { id: "transactions" }, "No transactions in the last blocks.");
   return table({ id: "transactions" }, ["Height", "Transaction"], rows.map((r) => [String(r.height), r.hash]));
-}
-
-function fact(name: string, value: string): HTMLElement[] {
-  return [el("dt", {}, name), el("dd", {}, value)];
 }
 
 function certificate(b: BlockInfo): string {

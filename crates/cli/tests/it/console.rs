@@ -1,26 +1,27 @@
-//! The web console in a real browser: Debian's Chromium driven by playwright-core
-//! (`console/tests/browser.mjs`) against `stratus console` serving a running node. Screenshots of
-//! each page land in `target/console-screenshots/` (docs/console.md shows them).
+//! The web console in a real browser: Debian's Chromium driven by playwright-core against the
+//! console `stratus up --detach` serves for its devnet. `console/tests/browser.mjs` walks the
+//! read-only pages (network, templates, editor diagnostics, phone width, dark theme, keyboard);
+//! `console/tests/browser-deploy.mjs` walks the tenant's path (key from a mnemonic, deploy signed
+//! in the page, live bids and declines, accept, lease with streaming logs, close and settlement,
+//! provider dashboard). Screenshots of each page land in `target/console-screenshots/`
+//! (docs/console.md shows them).
 //!
 //! Needs Node.js, `/usr/bin/chromium` and the console's npm packages; `.ci/run` installs them.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
-use crate::devnet::{NodeProcess, init};
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use crate::up::Home;
 
 fn console_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../console").canonicalize().expect("console/")
+}
+
+fn node_script(script: &str, args: &[&str]) -> String {
+    let out = Command::new("node").arg(console_dir().join(script)).args(args).output().expect("run node");
+    let printed = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{script} failed:\n{printed}");
+    printed
 }
 
 #[test]
@@ -37,35 +38,35 @@ fn the_console_works_in_a_real_browser() {
             .expect("run npm");
         assert!(npm.success(), "npm ci in console/ failed");
     }
-    let home = tempfile::tempdir().expect("tempdir");
-    init(home.path(), &["--account", "alice=1000000000uact"]);
-    let node = NodeProcess::start(home.path(), "300ms");
-    let mut console = Command::new(env!("CARGO_BIN_EXE_stratus"))
-        .args(["--node", &node.url, "console", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn console");
-    let mut line = String::new();
-    BufReader::new(console.stdout.take().expect("stdout")).read_line(&mut line).expect("ready line");
-    let _console = Killed(console);
-    let url = line.split_whitespace().find(|w| w.starts_with("http://")).expect("console url").to_string();
-    // A transaction, and a few blocks for the network page's tables and chart.
-    let sent = crate::devnet::cli(home.path(), &node.url, &["--from", "alice", "send", "alice", "1uact"]);
-    crate::ok(&sent);
-    std::thread::sleep(std::time::Duration::from_secs(2));
+    let home = Home::new();
+    let up = home.up(&["--detach"]);
+    crate::ok(&up);
+    let detached: serde_json::Value = serde_json::from_slice(&up.stdout).expect("up --detach prints JSON");
+    let url = detached["console"].as_str().expect("the console's URL").to_string();
+    // The devnet's tenant key is in its test keyring, mnemonic in the clear: the browser imports it.
+    let tenant: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(home.path().join("keyring/tenant.json")).expect("tenant key"))
+            .expect("json");
+    let mnemonic = tenant["plaintext"].as_str().expect("the tenant's mnemonic");
     let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/console-screenshots");
-    let out = Command::new("node")
-        .arg(console_dir().join("tests/browser.mjs"))
-        .arg(&url)
-        .arg(&shots)
-        .output()
-        .expect("run node");
-    let printed = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "the browser test failed:\n{printed}");
-    for shot in ["network", "templates", "editor", "editor-error", "templates-phone", "network-dark"] {
-        assert!(shots.join(format!("{shot}.png")).exists(), "screenshot {shot}.png");
+    let shots = shots.to_str().expect("utf-8 path");
+    let read_only = node_script("tests/browser.mjs", &[&url, shots]);
+    let deploy = node_script("tests/browser-deploy.mjs", &[&url, shots, mnemonic]);
+    for shot in [
+        "network",
+        "templates",
+        "editor",
+        "editor-error",
+        "templates-phone",
+        "network-dark",
+        "key",
+        "deployment",
+        "lease",
+        "settlement",
+        "providers",
+        "provider",
+    ] {
+        assert!(Path::new(shots).join(format!("{shot}.png")).exists(), "screenshot {shot}.png");
     }
-    eprintln!("{printed}");
-    node.kill();
+    eprintln!("{read_only}{deploy}");
 }
