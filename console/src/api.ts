@@ -41,6 +41,7 @@ export interface Template {
   services: string[];
   gpus: string[];
   price: string;
+  source: string;
   sdl: string;
 }
 
@@ -234,3 +235,40 @@ export const gatewayGet = <T>(provider: string, path: string, token?: string) =>
   get<T>(`gateway/${provider}/${path}`, token ? { headers: { authorization: `Bearer ${token}` } } : undefined);
 export const gatewayPut = <T>(provider: string, path: string, token: string, body: unknown) =>
   send<T>("PUT", `gateway/${provider}/${path}`, body, { authorization: `Bearer ${token}` });
+
+export interface JobMember {
+  role: string;
+  provider: string;
+  lease: string;
+  state: string;
+}
+export interface JobStatus {
+  job: string;
+  state: string;
+  step: number;
+  loss: number | null;
+  members: JobMember[];
+  replacements: number;
+  paid: string;
+  error?: string;
+  dseq: number;
+  checkpoint: string;
+  seconds_to_first_step?: number;
+  last_heal_s?: number;
+  val_loss?: number;
+}
+export interface Round {
+  step: number;
+  loss: number;
+  tokens_per_s: number;
+  members: number;
+  round_s: number;
+}
+export interface Job {
+  status: JobStatus;
+  rounds: Round[];
+  events: { type: string; event?: string; name?: string; reason?: string; message?: string; round?: number; step?: number }[];
+}
+/** Training jobs this console's home runs (`stratus train up`). */
+export const jobs = () => get<JobStatus[]>("jobs.json");
+export const job = (name: string) => get<Job>(`jobs/${name}.json`);

@@ -211,3 +211,50 @@ export function bidRows(
     };
   });
 }
+
+/** What happened to the job's members, oldest first, in words. Runs of the same warning (its
+ * numbers aside) become one line with the count and the last one. */
+export function memberEvents(
+  events: { type: string; event?: string; name?: string; reason?: string; message?: string; round?: number; step?: number }[],
+): string[] {
+  const out: string[] = [];
+  let run: { shape: string; first: string; last: string; count: number } | null = null;
+  const flush = () => {
+    if (run) out.push(run.count === 1 ? `warning: ${run.first}` : `warning (${run.count} times): ${run.first} … last: ${run.last}`);
+    run = null;
+  };
+  for (const e of events) {
+    if (e.type === "warning") {
+      const message = String(e.message);
+      const shape = message.replace(/\d+/g, "N");
+      if (run && run.shape === shape) {
+        run.count += 1;
+        run.last = message;
+      } else {
+        flush();
+        run = { shape, first: message, last: message, count: 1 };
+      }
+      continue;
+    }
+    flush();
+    switch (e.type) {
+      case "member":
+        out.push(`round ${e.round}: ${e.name ?? "a worker"} ${e.event}${e.reason ? ` (${e.reason})` : ""}`);
+        break;
+      case "resumed":
+        out.push(`round ${e.round}: resumed from the checkpoint at step ${e.step}`);
+        break;
+      case "started":
+        out.push(`round ${e.round}: training started`);
+        break;
+    }
+  }
+  flush();
+  return out;
+}
+
+/** `owner/dseq/gseq/oseq/provider` → `dseq/gseq/oseq`. */
+export function leaseShort(lease: string): string {
+  const parts = lease.split("/");
+  return parts.length === 5 ? parts.slice(1, 4).join("/") : lease;
+}

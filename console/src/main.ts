@@ -1,6 +1,7 @@
 import "./style.css";
 import { deploymentPage } from "./pages/deployment";
 import { editorPage } from "./pages/editor";
+import { jobPage, jobsPage } from "./pages/jobs";
 import { keyPage } from "./pages/key";
 import { leasePage } from "./pages/lease";
 import { networkPage } from "./pages/network";
@@ -18,10 +19,12 @@ const pages: Record<string, (root: HTMLElement, params: URLSearchParams) => Prom
   lease: leasePage,
   providers: providersPage,
   provider: providerPage,
+  jobs: jobsPage,
+  job: jobPage,
 };
 
 /** Which navigation entry a page belongs to. */
-const section: Record<string, string> = { deployment: "deployments", lease: "deployments", provider: "providers" };
+const section: Record<string, string> = { deployment: "deployments", lease: "deployments", provider: "providers", job: "jobs" };
 
 async function route(): Promise<void> {
   const [path, query] = location.hash.replace(/^#\/?/, "").split("?");

@@ -11,13 +11,18 @@ export function short(address: string): string {
   return address.length > 20 ? `${address.slice(0, 14)}…${address.slice(-4)}` : address;
 }
 
-/** A table with a header row; `attrs` go on the table. */
+/** A table with a header row; `attrs` go on the table, which scrolls sideways inside its own box
+ * when it is wider than the screen (the page itself never does). */
 export function table(attrs: Record<string, string>, headers: string[], rows: (Node | string)[][]): HTMLElement {
   return el(
-    "table",
-    attrs,
-    el("thead", {}, el("tr", {}, ...headers.map((h) => el("th", {}, h)))),
-    el("tbody", {}, ...rows.map((r) => el("tr", {}, ...r.map((v) => el("td", {}, v))))),
+    "div",
+    { class: "table-scroll" },
+    el(
+      "table",
+      attrs,
+      el("thead", {}, el("tr", {}, ...headers.map((h) => el("th", {}, h)))),
+      el("tbody", {}, ...rows.map((r) => el("tr", {}, ...r.map((v) => el("td", {}, v))))),
+    ),
   );
 }
 

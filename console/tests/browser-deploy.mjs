@@ -4,27 +4,10 @@
 // watch bids arrive and read why the other providers declined, accept a bid, see the lease run
 // and its logs stream, close the deployment and see the settlement; then the provider dashboard.
 // Screenshots of each page; exits non-zero on the first failure.
-import { mkdirSync } from "node:fs";
-import { chromium } from "playwright-core";
+import { check, launch, timed } from "./harness.mjs";
 
 const [url, shots, mnemonic] = process.argv.slice(2);
-mkdirSync(shots, { recursive: true });
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--disable-quic", "--no-first-run"],
-});
-const check = (ok, what) => {
-  if (!ok) throw new Error(`failed: ${what}`);
-  console.log(`ok ${what}`);
-};
-const timed = async (what, f) => {
-  const t0 = Date.now();
-  await f();
-  const ms = Date.now() - t0;
-  console.log(`${what} in ${ms} ms`);
-  return ms;
-};
+const browser = await launch(shots);
 try {
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   const errors = [];
@@ -33,8 +16,10 @@ try {
   const sent = [];
   page.on("request", (r) => sent.push(`${r.url()} ${r.postData() ?? ""}`));
 
-  await page.goto(`${url}#/key`);
-  await page.waitForSelector('main[data-ready="key"] #mnemonic');
+  await timed("key page ready", async () => {
+    await page.goto(`${url}#/key`);
+    await page.waitForSelector('main[data-ready="key"] #mnemonic');
+  });
   await page.fill("#mnemonic", "abandon abandon abandon");
   await page.click("#import");
   await page.waitForSelector("#key-result .error");
@@ -57,8 +42,10 @@ try {
     t.dispatchEvent(new Event("input"));
   });
   await page.waitForSelector("#diagnostics li.ok");
-  await page.click("#deploy");
-  await page.waitForSelector('main[data-ready="deployment"]', { timeout: 30000 });
+  await timed("deploy (sign, submit, block) and deployment page ready", async () => {
+    await page.click("#deploy");
+    await page.waitForSelector('main[data-ready="deployment"]', { timeout: 30000 });
+  });
   const dseq = Number(new URL(page.url().replace("#/", "")).searchParams.get("dseq"));
   check(dseq > 0, `deployed from the browser as deployment ${dseq}`);
 
@@ -79,8 +66,10 @@ try {
   check(shift < 0.1, `no layout shift while bids stream in (cumulative ${shift.toFixed(4)})`);
   await page.screenshot({ path: `${shots}/deployment.png`, fullPage: true });
 
-  await page.click("[data-accept]");
-  await page.waitForSelector('main[data-ready="lease"]', { timeout: 30000 });
+  await timed("accept (lease tx, manifest) and lease page ready", async () => {
+    await page.click("[data-accept]");
+    await page.waitForSelector('main[data-ready="lease"]', { timeout: 30000 });
+  });
   await page.waitForFunction(() => document.querySelector("#lease-state")?.textContent === "active");
   await page.waitForFunction(() => /running/.test(document.querySelector("#run-state")?.textContent ?? ""), null, { timeout: 60000 });
   await page.waitForSelector("#services a[href^='http']");
@@ -121,6 +110,18 @@ try {
   }
   check((await page.textContent("#gpus")).includes("h100") || (await page.textContent("#gpus")).includes("rtx4090"), "a GPU provider's inventory lists free, reserved and largest replica");
   await page.screenshot({ path: `${shots}/provider.png`, fullPage: true });
+
+  // Phone width: the live pages scroll their wide tables inside, never the page sideways.
+  await page.setViewportSize({ width: 390, height: 844 });
+  for (const [name, hash] of [["deployment", `#/deployment?dseq=${dseq}`], ["providers", "#/providers"]]) {
+    await page.goto(`${url}${hash}`);
+    await page.waitForSelector(`main[data-ready="${name}"]`);
+    await page.waitForTimeout(1500);
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 1);
+    check(!overflow, `${name} page readable at phone width (no horizontal scroll)`);
+    await page.screenshot({ path: `${shots}/${name}-phone.png`, fullPage: true });
+  }
+  await page.setViewportSize({ width: 1280, height: 800 });
 
   const secret = await page.evaluate(() => JSON.parse(sessionStorage.getItem("stratus.key")).secret_key);
   check(!sent.some((s) => s.includes(secret) || s.includes(mnemonic.split(" ").slice(0, 4).join(" "))), "neither the secret key nor the mnemonic left the page");

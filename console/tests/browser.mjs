@@ -2,28 +2,18 @@
 // Drives the console in Debian's Chromium (playwright-core): the network page, the templates
 // gallery and its search, a template opened in the editor, a diagnostic for an invalid edit, phone
 // width and the dark theme. Saves a screenshot of each; exits non-zero on the first failure.
-import { mkdirSync } from "node:fs";
-import { chromium } from "playwright-core";
+import { check, launch, timed } from "./harness.mjs";
 
 const [url, shots] = process.argv.slice(2);
-mkdirSync(shots, { recursive: true });
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--disable-quic", "--no-first-run"],
-});
-const check = (ok, what) => {
-  if (!ok) throw new Error(`failed: ${what}`);
-  console.log(`ok ${what}`);
-};
+const browser = await launch(shots);
 try {
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   const errors = [];
   page.on("pageerror", (e) => errors.push(String(e)));
-  const t0 = Date.now();
-  await page.goto(url);
-  await page.waitForSelector('main[data-ready="network"] #blocks tbody tr', { timeout: 15000 });
-  console.log(`network page ready in ${Date.now() - t0} ms`);
+  await timed("network page ready", async () => {
+    await page.goto(url);
+    await page.waitForSelector('main[data-ready="network"] #blocks tbody tr', { timeout: 15000 });
+  });
   const facts = await page.textContent(".facts");
   check(facts.includes("Height") && facts.includes("Consensus"), "the network page shows the chain's facts");
   check((await page.textContent("#validators")).includes("Solo chain"), "the network page says who validates");

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { bidRows, blockIntervals, bytes, costSoFar, filterTemplates, formatDec, groupRows, parseDec, settlement, splitFrames } from "../src/logic";
+import { bidRows, leaseShort, memberEvents, blockIntervals, bytes, costSoFar, filterTemplates, formatDec, groupRows, parseDec, settlement, splitFrames } from "../src/logic";
 
 describe("groupRows", () => {
   it("summarizes what the ledger auctions", () => {
@@ -105,5 +105,33 @@ describe("streams and money", () => {
       provider, state: "open", price: "9.5625 uact/block", gpu: "nvidia h100", region: "us-west",
       audited: "auditor1", benchmark: "h100: 712 TFLOPS bf16, 9000 tok/s",
     });
+  });
+});
+
+describe("training jobs", () => {
+  it("tells what happened to the members in words", () => {
+    expect(
+      memberEvents([
+        { type: "started", round: 1 },
+        { type: "member", event: "left", name: "worker-2", reason: "silent past the deadline", round: 9 },
+        { type: "member", event: "joined", name: "worker-2", round: 12 },
+        { type: "resumed", round: 3, step: 96 },
+        { type: "warning", message: "slow upload" },
+        { type: "warning", message: "checkpoint of round 230 skipped" },
+        { type: "warning", message: "checkpoint of round 286 skipped" },
+        { type: "warning", message: "checkpoint of round 299 skipped" },
+        { type: "member", event: "left", name: "worker-1", round: 300 },
+      ]),
+    ).toEqual([
+      "round 1: training started",
+      "round 9: worker-2 left (silent past the deadline)",
+      "round 12: worker-2 joined",
+      "round 3: resumed from the checkpoint at step 96",
+      "warning: slow upload",
+      "warning (3 times): checkpoint of round 230 skipped … last: checkpoint of round 299 skipped",
+      "round 300: worker-1 left",
+    ]);
+    expect(leaseShort("stratus1o/31/1/2/stratus1p")).toBe("31/1/2");
+    expect(leaseShort("odd")).toBe("odd");
   });
 });

@@ -15,7 +15,7 @@ import { button, el, every, fact, short, table } from "../ui";
 import { currentKey, gatewayToken, signAndSubmit } from "../wallet";
 import { ok, stratusWasm } from "../wasm";
 import { keptSdl } from "./editor";
-import { showSettlement } from "./lease";
+import { closeButton } from "./lease";
 
 /** A deployment: its bids as they arrive (with what each provider offers), every provider's
  * reason for not bidding, accepting a bid (lease + manifest), its leases, closing it. */
@@ -41,18 +41,9 @@ export async function deploymentPage(root: HTMLElement, params: URLSearchParams)
   const leaseBox = el("div", { id: "leases-box" });
   const settled = el("div", { id: "settlement-box" });
   root.append(el("h2", {}, "Bids"), bidBox, el("h2", {}, "Providers that declined"), declineBox, el("h2", {}, "Leases"), leaseBox);
-  if (mine) {
-    root.append(
-      el(
-        "p",
-        { class: "actions" },
-        button("Close deployment", { id: "close-deployment" }, out, async () => {
-          const result = await signAndSubmit([{ type: "close_deployment", dseq }]);
-          showSettlement(settled, result.events);
-        }),
-      ),
-    );
-  }
+  const close = closeButton(dseq, out, settled);
+  close.hidden = !mine;
+  root.append(el("p", { class: "actions" }, close));
   root.append(out, settled);
 
   const [list, published] = await Promise.all([providers(), benchmarks()]);
@@ -75,6 +66,7 @@ export async function deploymentPage(root: HTMLElement, params: URLSearchParams)
   every(1000, async () => {
     const [d, b] = await Promise.all([deployment(owner, dseq), bids(owner, dseq)]);
     state.textContent = d.deployment.state;
+    close.hidden = !mine || d.deployment.state !== "active";
     balance.textContent = `${formatDec(parseDec(d.escrow.balance))} ${d.escrow.denom} of ${d.escrow.total_deposited} deposited`;
     const rows = bidRows(b.items, list.items, audited, published.items);
     const now = JSON.stringify([rows, d.deployment.state, d.leases.map((l) => [l.id, l.state])]);

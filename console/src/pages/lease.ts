@@ -18,6 +18,14 @@ export function showSettlement(box: HTMLElement, events: Event[]): void {
   );
 }
 
+/** "Close deployment": closes it (every lease, refunding the escrow) and shows the settlement. */
+export function closeButton(dseq: number, out: HTMLElement, settled: HTMLElement): HTMLButtonElement {
+  return button("Close deployment", { id: "close-deployment" }, out, async () => {
+    const result = await signAndSubmit([{ type: "close_deployment", dseq }]);
+    showSettlement(settled, result.events);
+  });
+}
+
 /** A lease: its state on the ledger and at the provider, cost so far, services and URIs, GPU
  * telemetry, logs and events streaming (reopened when they stall), and closing it. */
 export async function leasePage(root: HTMLElement, params: URLSearchParams): Promise<void> {
@@ -57,18 +65,9 @@ export async function leasePage(root: HTMLElement, params: URLSearchParams): Pro
   const settled = el("div", { id: "settlement-box" });
   root.append(el("h2", {}, "Services"), services, el("h2", {}, "GPUs"), gpus);
   root.append(el("h2", {}, "Logs ", logState), logs, el("h2", {}, "Events"), events);
-  if (owner === key?.address) {
-    root.append(
-      el(
-        "p",
-        { class: "actions" },
-        button("Close deployment", { id: "close-deployment" }, out, async () => {
-          const result = await signAndSubmit([{ type: "close_deployment", dseq }]);
-          showSettlement(settled, result.events);
-        }),
-      ),
-    );
-  }
+  const close = closeButton(dseq, out, settled);
+  close.hidden = owner !== key?.address;
+  root.append(el("p", { class: "actions" }, close));
   root.append(out, settled);
 
   let chart: Chart | undefined;
@@ -80,6 +79,7 @@ export async function leasePage(root: HTMLElement, params: URLSearchParams): Pro
       return;
     }
     ledgerState.textContent = lease.close_reason ? `${lease.state} (${lease.close_reason})` : lease.state;
+    close.hidden = owner !== key?.address || d.deployment.state !== "active";
     price.textContent = `${formatDec(parseDec(lease.price.amount), 4)} ${lease.price.denom}/block`;
     cost.textContent = `${formatDec(costSoFar(lease, d.escrow, s.height))} ${lease.price.denom} (escrow left: ${formatDec(parseDec(d.escrow.balance))})`;
   });

@@ -27,5 +27,6 @@ function card(t: Template): HTMLElement {
     el("p", {}, `Services: ${t.services.join(", ")}`),
     el("p", {}, t.gpus.length ? `GPU: ${t.gpus.join(", ")}` : "CPU only"),
     el("p", { class: "price" }, t.price),
+    el("p", { class: "source" }, t.source === "curated" ? "Curated template" : "Stratus example"),
   );
 }

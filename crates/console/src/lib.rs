@@ -1,6 +1,9 @@
 //! The web console's server. The front-end (`console/`, Vite + TypeScript) is built into
 //! `console/dist` and embedded here, so running it needs no npm. It is served with:
-//! - `templates.json`: the examples (what they run, GPUs, price per block), parsed by `stratus-sdl`;
+//! - `templates.json`: the examples and the curated templates of `examples/templates` (what they
+//!   run, GPUs, price per block), parsed by `stratus-sdl`;
+//! - `jobs.json` and `jobs/{job}.json`: training jobs, from whatever [`Jobs`] the caller gives (the
+//!   CLI's are the ones `stratus train up` keeps in its home);
 //! - `api/…` and `gateway/{provider}/…`: the node's API and the providers' gateways, proxied
 //!   ([`proxy`]), so the page talks to one origin and neither needs CORS.
 //!
@@ -33,15 +36,20 @@ pub struct Template {
     pub services: Vec<String>,
     pub gpus: Vec<String>,
     pub price: String,
+    /// `example` (the project's own) or `curated` (popular workloads, `examples/templates`).
+    pub source: String,
     pub sdl: String,
 }
 
-/// The examples that are valid SDL, with what they run and cost.
+/// The examples and curated templates that are valid SDL, with what they run and cost.
 pub fn templates() -> Vec<Template> {
+    let curated = EXAMPLES.get_dir("templates").map(|d| d.files()).into_iter().flatten();
     let mut out: Vec<Template> = EXAMPLES
         .files()
-        .filter(|f| f.path().extension().is_some_and(|e| e == "yaml"))
-        .filter_map(|f| {
+        .map(|f| (f, "example"))
+        .chain(curated.map(|f| (f, "curated")))
+        .filter(|(f, _)| f.path().extension().is_some_and(|e| e == "yaml"))
+        .filter_map(|(f, source)| {
             let text = f.contents_utf8()?;
             let sdl = stratus_sdl::parse_str(text).sdl?;
             let name = f.path().file_stem()?.to_string_lossy().into_owned();
@@ -73,15 +81,45 @@ pub fn templates() -> Vec<Template> {
                 Some(end) => comment[..=end].to_string(),
                 None => comment,
             };
-            Some(Template { name, title, description, services, gpus, price: prices.join(", "), sdl: text.to_string() })
+            Some(Template {
+                name,
+                title,
+                description,
+                services,
+                gpus,
+                price: prices.join(", "),
+                source: source.to_string(),
+                sdl: text.to_string(),
+            })
         })
         .collect();
     out.sort_by(|a, b| a.name.cmp(&b.name));
     out
 }
 
+/// Training jobs the console shows. The console knows nothing of where they are kept.
+pub trait Jobs: Send + Sync + 'static {
+    /// Every job's status (what `stratus train status --output json` prints).
+    fn list(&self) -> Vec<serde_json::Value>;
+    /// One job: `{"status": …, "rounds": [round lines], "events": [member, resumed and warning
+    /// lines]}`, or `None` if there is no such job.
+    fn get(&self, job: &str) -> Option<serde_json::Value>;
+}
+
+/// No training jobs.
+pub struct NoJobs;
+
+impl Jobs for NoJobs {
+    fn list(&self) -> Vec<serde_json::Value> {
+        Vec::new()
+    }
+    fn get(&self, _: &str) -> Option<serde_json::Value> {
+        None
+    }
+}
+
 /// The console's routes, talking to the node at `node`.
-pub fn router(node: &str) -> anyhow::Result<Router> {
+pub fn router(node: &str, jobs: Arc<dyn Jobs>) -> anyhow::Result<Router> {
     stratus_client::install_tls_provider();
     let http = reqwest::Client::builder().timeout(std::time::Duration::from_secs(30)).build()?;
     let state = Arc::new(proxy::Console {
@@ -89,10 +127,13 @@ pub fn router(node: &str) -> anyhow::Result<Router> {
         http,
         templates: serde_json::to_string(&templates())?,
         gateways: Default::default(),
+        jobs,
     });
     Ok(Router::new()
         .route("/", get(|| async { asset("index.html") }))
         .route("/templates.json", get(templates_json))
+        .route("/jobs.json", get(jobs_json))
+        .route("/jobs/{job}", get(job_json))
         .route("/api/{*path}", any(proxy::node))
         .route("/gateway/{provider}/{*path}", any(proxy::provider))
         .route("/{*file}", get(|Path(file): Path<String>| async move { asset(&file) }))
@@ -118,13 +159,33 @@ async fn templates_json(State(c): State<Arc<proxy::Console>>) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], c.templates.clone()).into_response()
 }
 
+async fn jobs_json(State(c): State<Arc<proxy::Console>>) -> Response {
+    let jobs = Arc::clone(&c.jobs);
+    let list = tokio::task::spawn_blocking(move || jobs.list()).await.unwrap_or_default();
+    axum::Json(list).into_response()
+}
+
+async fn job_json(State(c): State<Arc<proxy::Console>>, Path(file): Path<String>) -> Response {
+    let name = file.strip_suffix(".json").unwrap_or(&file).to_string();
+    let jobs = Arc::clone(&c.jobs);
+    let lookup = name.clone();
+    match tokio::task::spawn_blocking(move || jobs.get(&lookup)).await.ok().flatten() {
+        Some(job) => axum::Json(job).into_response(),
+        None => {
+            (StatusCode::NOT_FOUND, axum::Json(serde_json::json!({ "error": format!("no training job {name:?}") })))
+                .into_response()
+        }
+    }
+}
+
 /// Serves the console on `listener` until `shutdown` resolves.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     node: &str,
+    jobs: Arc<dyn Jobs>,
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
-    let router = router(node)?;
+    let router = router(node, jobs)?;
     stratus_http::serve(listener, router, stratus_http::Limits::default(), shutdown).await;
     Ok(())
 }

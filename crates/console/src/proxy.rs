@@ -22,6 +22,7 @@ pub struct Console {
     pub templates: String,
     /// Per provider: its gateway URL, certificate fingerprint and a client pinned to it.
     pub gateways: Mutex<HashMap<String, Gateway>>,
+    pub jobs: Arc<dyn crate::Jobs>,
 }
 
 #[derive(Clone)]

@@ -69,4 +69,20 @@ fn the_gallery_offers_the_valid_examples_with_what_they_need() {
     assert!(stratus_sdl::parse_str(&training.sdl).is_valid());
     let hello = templates.iter().find(|t| t.name == "hello").expect("hello");
     assert!(hello.gpus.is_empty() && hello.services == vec!["web".to_string()]);
+    assert_eq!(hello.source, "example");
+    // Every curated template is valid (an invalid one would silently vanish from the gallery).
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/templates");
+    let files: Vec<String> = std::fs::read_dir(&dir)
+        .expect("examples/templates")
+        .flatten()
+        .filter_map(|e| e.path().file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .collect();
+    assert!(files.len() >= 5, "{files:?}");
+    for name in &files {
+        let t = templates.iter().find(|t| &t.name == name).unwrap_or_else(|| panic!("{name} is not a valid template"));
+        assert_eq!(t.source, "curated");
+        assert!(!t.description.is_empty(), "{name} says what it runs");
+    }
+    let vllm = templates.iter().find(|t| t.name == "vllm-openai").expect("vllm");
+    assert_eq!(vllm.gpus, vec!["nvidia h100".to_string()]);
 }

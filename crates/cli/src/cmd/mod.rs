@@ -21,7 +21,7 @@ mod status_board;
 mod tenant;
 mod train;
 mod train_drive;
-mod train_up;
+pub mod train_up;
 mod up;
 
 use std::process::ExitCode;
@@ -79,7 +79,8 @@ fn console(ctx: &ctx::Ctx, args: &crate::flags::ConsoleArgs) -> anyhow::Result<E
         // Scripts and tests read this line for the address (with --listen 127.0.0.1:0).
         println!("console on {} for the node at {}", stratus_console::url(listener.local_addr()?), ctx.node);
         let _ = std::io::Write::flush(&mut std::io::stdout());
-        stratus_console::serve(listener, &ctx.node, node::shutdown_signal()).await
+        let jobs = std::sync::Arc::new(train_up::HomeJobs(ctx.home.clone()));
+        stratus_console::serve(listener, &ctx.node, jobs, node::shutdown_signal()).await
     })?;
     Ok(ExitCode::SUCCESS)
 }

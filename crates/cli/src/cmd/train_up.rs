@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow, bail};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use stratus_client::Filter;
 use stratus_supercloud::assign::{self, Need, Offer, ProviderFacts, Rules};
 use stratus_supercloud::cluster::ClusterSpec;
@@ -635,4 +636,37 @@ pub async fn collect_and_assign(
 /// The newest order's lease of each group, if active.
 pub fn active_lease_of(leases: &[Lease], gseq: u32) -> Option<&Lease> {
     leases.iter().filter(|l| l.id.gseq == gseq && l.is_active()).max_by_key(|l| l.id.oseq)
+}
+
+/// The jobs `train up` keeps in a home, for the web console.
+pub struct HomeJobs(pub PathBuf);
+
+/// The most round lines the console is given per job (the newest).
+const CONSOLE_ROUNDS: usize = 2000;
+
+impl stratus_console::Jobs for HomeJobs {
+    fn list(&self) -> Vec<Value> {
+        let Ok(entries) = std::fs::read_dir(self.0.join("jobs")) else { return Vec::new() };
+        let mut names: Vec<String> = entries.flatten().filter_map(|e| e.file_name().into_string().ok()).collect();
+        names.sort();
+        names.iter().filter_map(|n| load_status(&self.0, n)).filter_map(|s| serde_json::to_value(s).ok()).collect()
+    }
+
+    fn get(&self, job: &str) -> Option<Value> {
+        let job = job_name(job).ok()?;
+        let status = load_status(&self.0, &job)?;
+        let text = std::fs::read_to_string(job_dir(&self.0, &job).join("metrics.jsonl")).unwrap_or_default();
+        let lines = text.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok());
+        let (mut rounds, mut events) = (Vec::new(), Vec::new());
+        for v in lines {
+            match v["type"].as_str() {
+                Some("round") => rounds.push(v),
+                Some("member" | "resumed" | "warning" | "started") => events.push(v),
+                _ => {}
+            }
+        }
+        let skip = rounds.len().saturating_sub(CONSOLE_ROUNDS);
+        let rounds: Vec<Value> = rounds.into_iter().skip(skip).collect();
+        Some(serde_json::json!({ "status": status, "rounds": rounds, "events": events }))
+    }
 }

@@ -74,8 +74,10 @@ async fn run(devnet: &Devnet) -> anyhow::Result<()> {
         match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
             Ok(listener) => {
                 let (node, shutdown) = (devnet.file.node.clone(), stopped(&node_rx));
+                // The devnet's home is where `train up` keeps its jobs.
+                let jobs = std::sync::Arc::new(crate::cmd::train_up::HomeJobs(home.clone()));
                 tokio::spawn(async move {
-                    if let Err(e) = stratus_console::serve(listener, &node, shutdown).await {
+                    if let Err(e) = stratus_console::serve(listener, &node, jobs, shutdown).await {
                         tracing::error!(error = %format!("{e:#}"), "the console stopped");
                     }
                 });

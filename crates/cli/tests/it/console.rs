@@ -17,18 +17,11 @@ fn console_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../console").canonicalize().expect("console/")
 }
 
-fn node_script(script: &str, args: &[&str]) -> String {
-    let out = Command::new("node").arg(console_dir().join(script)).args(args).output().expect("run node");
-    let printed = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "{script} failed:\n{printed}");
-    printed
-}
-
-#[test]
-fn the_console_works_in_a_real_browser() {
+/// Runs a script of `console/tests` under Node; panics with what it printed if it fails.
+pub fn node_script(script: &str, args: &[&str]) -> String {
     assert!(
         Path::new("/usr/bin/chromium").exists() || std::env::var_os("CHROMIUM").is_some(),
-        "this test drives Debian's Chromium: apt-get install chromium (.ci/run does)"
+        "the console's browser tests drive Debian's Chromium: apt-get install chromium (.ci/run does)"
     );
     if !console_dir().join("node_modules/playwright-core").exists() {
         let npm = Command::new("npm")
@@ -38,6 +31,14 @@ fn the_console_works_in_a_real_browser() {
             .expect("run npm");
         assert!(npm.success(), "npm ci in console/ failed");
     }
+    let out = Command::new("node").arg(console_dir().join(script)).args(args).output().expect("run node");
+    let printed = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{script} failed:\n{printed}");
+    printed
+}
+
+#[test]
+fn the_console_works_in_a_real_browser() {
     let home = Home::new();
     let up = home.up(&["--detach"]);
     crate::ok(&up);

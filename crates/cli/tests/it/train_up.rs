@@ -179,6 +179,11 @@ fn a_training_job_on_the_supercloud_survives_a_dead_provider_and_pays_each_lease
         "no round with the two survivors"
     );
 
+    // The web console shows the job: members with the replacement, the curves, what happened.
+    let console = format!("http://127.0.0.1:{}/", home.devnet()["console_port"]);
+    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/console-screenshots");
+    eprintln!("{}", crate::console::node_script("tests/browser-job.mjs", &[&console, shots.to_str().unwrap(), &job]));
+
     // The loss: within 5% of the uninterrupted run.
     let val = end["val_loss"].as_f64().expect("val_loss");
     eprintln!(
