@@ -272,3 +272,20 @@ export interface Job {
 /** Training jobs this console's home runs (`stratus train up`). */
 export const jobs = () => get<JobStatus[]>("jobs.json");
 export const job = (name: string) => get<Job>(`jobs/${name}.json`);
+
+export interface GpuSample {
+  index: number;
+  model: string;
+  temperature_c: number;
+  slowdown_temperature_c: number | null;
+  power_w: number;
+  power_limit_w: number | null;
+  utilization_pct: number;
+  memory_used_bytes: number;
+  memory_total_bytes: number;
+}
+export interface ProviderTelemetry {
+  time_ms: number;
+  nodes: { node: string; gpus: GpuSample[]; problems: string[][] }[];
+  note: string | null;
+}

@@ -109,6 +109,10 @@ try {
     if (await page.$("#gpus")) break;
   }
   check((await page.textContent("#gpus")).includes("h100") || (await page.textContent("#gpus")).includes("rtx4090"), "a GPU provider's inventory lists free, reserved and largest replica");
+  await page.waitForSelector("#telemetry-box[data-gpus]");
+  const telemetry = await page.textContent("#telemetry-box");
+  check(Number(await page.getAttribute("#telemetry-box", "data-gpus")) >= 4 && telemetry.includes("replayed"),
+    "the GPU telemetry is charted, and says its figures are replayed on a devnet");
   await page.screenshot({ path: `${shots}/provider.png`, fullPage: true });
 
   // Phone width: the live pages scroll their wide tables inside, never the page sideways.

@@ -1,7 +1,18 @@
 import { BarController, BarElement, CategoryScale, Chart, Legend, LinearScale, Tooltip } from "chart.js";
-import { audits, benchmarks, deployment, gatewayGet, leases, providers, provider, status, type ProviderStatus } from "../api";
+import {
+  audits,
+  benchmarks,
+  deployment,
+  gatewayGet,
+  leases,
+  providers,
+  provider,
+  status,
+  type ProviderStatus,
+  type ProviderTelemetry,
+} from "../api";
 import { bytes, costSoFar, formatDec, parseDec } from "../logic";
-import { el, fact, short, table } from "../ui";
+import { el, every, fact, short, table } from "../ui";
 
 Chart.register(BarController, BarElement, CategoryScale, LinearScale, Legend, Tooltip);
 
@@ -106,6 +117,7 @@ export async function providerPage(root: HTMLElement, params: URLSearchParams): 
       });
     }
   }
+  telemetry(root, address);
   root.append(
     el("h2", {}, "Audited attributes"),
     a.items.length === 0
@@ -144,4 +156,51 @@ export async function providerPage(root: HTMLElement, params: URLSearchParams): 
           ]),
         ),
   );
+}
+
+/** The provider's GPUs now (its public `GET /telemetry`): temperature against the slowdown
+ * threshold and utilisation, per GPU, refreshed every 5 s; problems listed. */
+function telemetry(root: HTMLElement, address: string): void {
+  const box = el("div", { id: "telemetry-box" });
+  root.append(el("h2", {}, "GPU telemetry"), box);
+  let chart: Chart | undefined;
+  every(5000, async () => {
+    const t = await gatewayGet<ProviderTelemetry>(address, "telemetry").catch(() => null);
+    const gpus = t?.nodes.flatMap((n) => n.gpus.map((g, i) => ({ node: n.node, g, problems: n.problems[i] ?? [] }))) ?? [];
+    if (!t || gpus.length === 0) {
+      box.replaceChildren(el("p", { class: "muted" }, t?.note ? `No GPU figures: ${t.note}.` : "No GPU figures reported."));
+      chart = undefined;
+      return;
+    }
+    const labels = gpus.map((x) => `${x.node} #${x.g.index}`);
+    const temperature = gpus.map((x) => x.g.temperature_c);
+    const utilization = gpus.map((x) => x.g.utilization_pct);
+    if (!chart) {
+      const canvas = el("canvas", { id: "telemetry-chart", "aria-label": "GPU temperature and utilisation" }) as HTMLCanvasElement;
+      const sick = el("ul", { id: "telemetry-problems" });
+      box.replaceChildren(el("div", { class: "chart" }, canvas), sick);
+      chart = new Chart(canvas, {
+        type: "bar",
+        data: {
+          labels,
+          datasets: [
+            { label: "temperature °C", data: temperature, backgroundColor: "#c62828" },
+            { label: "utilisation %", data: utilization, backgroundColor: "#4f7cff" },
+          ],
+        },
+        options: { animation: false, maintainAspectRatio: false, scales: { y: { beginAtZero: true, suggestedMax: 100 } } },
+      });
+    } else {
+      chart.data.labels = labels;
+      chart.data.datasets[0].data = temperature;
+      chart.data.datasets[1].data = utilization;
+      chart.update();
+    }
+    const sick = gpus.filter((x) => x.problems.length > 0);
+    box.querySelector("#telemetry-problems")?.replaceChildren(
+      ...sick.map((x) => el("li", { class: "warning" }, `${x.node} #${x.g.index}: ${x.problems.join("; ")}`)),
+      ...(t.note ? [el("li", { class: "muted" }, `Figures ${t.note}.`)] : []),
+    );
+    box.dataset.gpus = String(gpus.length);
+  });
 }

@@ -43,6 +43,26 @@ pub struct LeaseGpu {
     pub problems: Vec<String>,
 }
 
+/// A provider's GPUs, node by node, as its public `GET /telemetry` shows them: health and load for
+/// anyone choosing a provider, with no lease named (which tenant uses which GPU stays private).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProviderTelemetry {
+    /// Milliseconds since the epoch of the samples.
+    pub time_ms: u64,
+    pub nodes: Vec<NodeGpus>,
+    /// Where the figures come from when not from a driver (a devnet replays them), or why there
+    /// are none.
+    pub note: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct NodeGpus {
+    pub node: String,
+    pub gpus: Vec<GpuSample>,
+    /// Per GPU (same order): why the provider would not offer it to new work (empty: healthy).
+    pub problems: Vec<Vec<String>>,
+}
+
 /// A lease's GPUs as its provider sees them.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct LeaseMetrics {

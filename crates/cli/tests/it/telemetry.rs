@@ -30,15 +30,21 @@ fn operator_metrics(home: &Home) -> String {
     let addr =
         config.lines().find_map(|l| l.strip_prefix("metrics_listen = ")).expect("metrics_listen").trim_matches('"');
     let port: u16 = addr.rsplit(':').next().and_then(|p| p.parse().ok()).expect("a port");
-    let mut conn = std::net::TcpStream::connect(("127.0.0.1", port)).expect("the operator's /metrics listens");
-    std::io::Write::write_all(&mut conn, b"GET /metrics HTTP/1.0\r\n\r\n").expect("send the request");
+    let (head, body) = get(port, "/metrics");
+    assert!(head.contains("text/plain; version=0.0.4"), "{head}");
+    body
+}
+
+/// `GET path` on a loopback port over plain HTTP/1.0: (status line and headers, body); panics
+/// unless the answer is 200.
+fn get(port: u16, path: &str) -> (String, String) {
+    let mut conn = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    std::io::Write::write_all(&mut conn, format!("GET {path} HTTP/1.0\r\n\r\n").as_bytes()).expect("send");
     let mut reply = String::new();
     std::io::Read::read_to_string(&mut conn, &mut reply).expect("read the reply");
-    assert!(
-        reply.starts_with("HTTP/1.") && reply.contains(" 200 ") && reply.contains("text/plain; version=0.0.4"),
-        "{reply}"
-    );
-    reply.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default()
+    assert!(reply.starts_with("HTTP/1.") && reply.lines().next().is_some_and(|l| l.contains(" 200 ")), "{reply}");
+    let (head, body) = reply.split_once("\r\n\r\n").unwrap_or_default();
+    (head.to_string(), body.to_string())
 }
 
 #[test]
@@ -97,4 +103,21 @@ fn a_tenant_sees_only_its_gpus_and_a_sick_gpu_gets_no_new_work_with_the_reason()
     let text = operator_metrics(&home);
     let unhealthy = text.lines().filter(|l| l.starts_with("stratus_gpu_healthy{") && l.ends_with(" 0.0")).count();
     assert_eq!(unhealthy, 5, "four hot and one faulty: {text}");
+
+    // Anyone's view (the console's provider page): every GPU's health and load by node, through
+    // the devnet console's gateway proxy, with no lease named.
+    let console = home.devnet()["console_port"].as_u64().expect("console port") as u16;
+    let provider = home.provider_address("h100");
+    let (_, body) = get(console, &format!("/gateway/{provider}/telemetry"));
+    let t: Value = serde_json::from_str(&body).expect("json");
+    let nodes = t["nodes"].as_array().expect("nodes");
+    assert_eq!(nodes.iter().map(|n| n["gpus"].as_array().map_or(0, Vec::len)).sum::<usize>(), 8, "{t}");
+    let sick =
+        nodes.iter().flat_map(|n| n["problems"].as_array().unwrap().iter()).filter(|p| p != &&Value::Array(vec![]));
+    assert_eq!(sick.count(), 5, "{t}");
+    assert!(t["note"].as_str().is_some_and(|n| n.contains("replayed")), "{t}");
+    assert!(
+        !body.contains(&format!("/{dseq}/")) && !body.contains(&home.tenant().to_string()),
+        "no lease named: {body}"
+    );
 }

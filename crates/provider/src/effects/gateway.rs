@@ -46,6 +46,7 @@ pub fn router(p: P) -> Router {
         .route("/status", get(status))
         .route("/version", get(|| async { axum::Json(serde_json::json!({ "version": env!("CARGO_PKG_VERSION") })) }))
         .route("/address", get(address))
+        .route("/telemetry", get(telemetry))
         .route("/deployment/{owner}/{dseq}/manifest", put(manifest))
         .route("/lease/{owner}/{dseq}/{gseq}/{oseq}/status", get(lease_status))
         .route("/lease/{owner}/{dseq}/{gseq}/{oseq}/service/{name}/status", get(service_status))
@@ -93,6 +94,11 @@ async fn status(State(p): State<P>) -> axum::Json<ProviderStatus> {
         open_bids: st.bids.len(),
         inventory: st.inventory.status(),
     })
+}
+
+/// Every GPU's health and load (no lease named): public, so tenants can choose by it.
+async fn telemetry(State(p): State<P>) -> axum::Json<stratus_types::telemetry::ProviderTelemetry> {
+    axum::Json(crate::effects::telemetry::provider_telemetry(&p))
 }
 
 async fn address(State(p): State<P>) -> axum::Json<serde_json::Value> {

@@ -12,7 +12,7 @@ use anyhow::Context;
 use stratus_hw::health::{HealthLimits, problems, withdrawn};
 use stratus_hw::metrics::{GpuSeries, render};
 use stratus_types::market::LeaseId;
-use stratus_types::telemetry::{GpuSample, LeaseGpu, LeaseMetrics};
+use stratus_types::telemetry::{GpuSample, LeaseGpu, LeaseMetrics, NodeGpus, ProviderTelemetry};
 
 use crate::effects::daemon::Provider;
 use crate::runtime::workload::now_ms;
@@ -62,7 +62,11 @@ impl Source {
     fn note(&self) -> Option<String> {
         match self {
             Source::Nvml(..) => None,
-            Source::Replay(path) => Some(format!("replayed from {} (no GPU driver is read)", path.display())),
+            // The file's name only: the note is public (`GET /telemetry`), the provider's paths not.
+            Source::Replay(path) => Some(format!(
+                "replayed from {} (no GPU driver is read)",
+                path.file_name().map(|f| f.to_string_lossy()).unwrap_or_default()
+            )),
             Source::None(why) => Some(why.clone()),
         }
     }
@@ -137,6 +141,23 @@ pub fn lease_metrics(p: &Provider, lease: &LeaseId) -> Option<LeaseMetrics> {
         }
     }
     Some(LeaseMetrics { time_ms: st.telemetry.time_ms, gpus, note: st.telemetry.note.clone() })
+}
+
+/// Every GPU by node, with no lease named: the gateway's public `GET /telemetry`.
+pub fn provider_telemetry(p: &Provider) -> ProviderTelemetry {
+    let st = p.state();
+    let limits = p.cfg.raw.telemetry.limits();
+    let nodes = st
+        .telemetry
+        .nodes
+        .iter()
+        .map(|(node, samples)| NodeGpus {
+            node: node.clone(),
+            problems: samples.iter().map(|s| problems(s, &limits)).collect(),
+            gpus: samples.clone(),
+        })
+        .collect();
+    ProviderTelemetry { time_ms: st.telemetry.time_ms, nodes, note: st.telemetry.note.clone() }
 }
 
 /// Every GPU, labelled by the lease it serves, and the host: the operator's `/metrics`.
