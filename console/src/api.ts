@@ -165,6 +165,15 @@ export interface ProviderStatus {
     memory_total: number;
     memory_free: number;
     gpus: GpuAvailability[];
+    by_node?: {
+      name: string;
+      cpu_millis_total: number;
+      cpu_millis_free: number;
+      memory_total: number;
+      memory_free: number;
+      gpus: GpuAvailability[];
+      withdrawn: number;
+    }[];
   };
 }
 export interface ServiceStatus {

@@ -109,6 +109,7 @@ try {
     if (await page.$("#gpus")) break;
   }
   check((await page.textContent("#gpus")).includes("h100") || (await page.textContent("#gpus")).includes("rtx4090"), "a GPU provider's inventory lists free, reserved and largest replica");
+  check((await page.$$("#nodes tbody tr")).length >= 1, "the inventory is shown node by node");
   await page.waitForSelector("#telemetry-box[data-gpus]");
   const telemetry = await page.textContent("#telemetry-box");
   check(Number(await page.getAttribute("#telemetry-box", "data-gpus")) >= 4 && telemetry.includes("replayed"),

@@ -100,6 +100,24 @@ export async function providerPage(root: HTMLElement, params: URLSearchParams): 
             inv.gpus.map((g) => [g.model, `${g.ram_gi} Gi`, g.interface, String(g.free), String(g.total - g.free), String(g.total), String(g.largest_replica)]),
           ),
     );
+    const nodes = inv.by_node ?? [];
+    if (nodes.length) {
+      root.append(
+        el("h3", {}, "Node by node"),
+        table(
+          { id: "nodes" },
+          ["Node", "CPU free", "Memory free", "GPUs free / total", "Largest replica", "Withdrawn"],
+          nodes.map((n) => [
+            n.name,
+            `${n.cpu_millis_free / 1000} of ${n.cpu_millis_total / 1000}`,
+            `${bytes(n.memory_free)} of ${bytes(n.memory_total)}`,
+            n.gpus.map((g) => `${g.model} ${g.free}/${g.total}`).join(", ") || "none",
+            n.gpus.map((g) => `${g.largest_replica} × ${g.model}`).join(", ") || "—",
+            String(n.withdrawn),
+          ]),
+        ),
+      );
+    }
     if (inv.gpus.length) {
       const canvas = el("canvas", { id: "gpu-chart", "aria-label": "GPUs free and reserved" }) as HTMLCanvasElement;
       root.append(el("div", { class: "chart" }, canvas));

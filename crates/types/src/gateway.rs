@@ -30,6 +30,25 @@ pub struct InventoryStatus {
     pub ephemeral_free: u64,
     pub gpus: Vec<GpuAvailability>,
     pub storage: Vec<StoragePool>,
+    /// The same, node by node: where the free GPUs are (what a replica, which runs on one node,
+    /// can actually get).
+    #[serde(default)]
+    pub by_node: Vec<NodeInventory>,
+}
+
+/// One node's capacity and what is free on it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeInventory {
+    pub name: String,
+    pub cpu_millis_total: u64,
+    pub cpu_millis_free: u64,
+    pub memory_total: u64,
+    pub memory_free: u64,
+    /// Per GPU model on the node; `largest_replica` is its free count, or 0 when the node has no
+    /// CPU or memory left for a replica.
+    pub gpus: Vec<GpuAvailability>,
+    /// GPUs withdrawn from new work for their health.
+    pub withdrawn: u32,
 }
 
 /// GPUs of one model (and memory size and interface).

@@ -14,7 +14,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use stratus_types::gateway::{GpuAvailability, InventoryStatus, StoragePool};
+use stratus_types::gateway::{GpuAvailability, InventoryStatus, NodeInventory, StoragePool};
 use stratus_types::gpu::canonical_model;
 use stratus_types::group::GroupSpec;
 use stratus_types::market::OrderId;
@@ -558,27 +558,38 @@ impl Inventory {
             // A replica needs at least the ledger's minimum CPU and memory besides its GPUs.
             let can_host = n.cpu_free >= stratus_types::group::MIN_UNIT_CPU
                 && n.memory_free >= stratus_types::group::MIN_UNIT_MEMORY;
-            let mut free_here: BTreeMap<&GpuDevice, u32> = BTreeMap::new();
+            let mut here: BTreeMap<&GpuDevice, GpuAvailability> = BTreeMap::new();
+            let mut withdrawn = 0;
             for (i, g) in n.spec.gpus.iter().enumerate() {
-                let a = gpus.entry(g.clone()).or_insert_with(|| GpuAvailability {
+                let a = here.entry(g).or_insert_with(|| GpuAvailability {
                     model: g.model.clone(),
                     ram_gi: g.ram_gi,
                     interface: g.interface.clone(),
                     ..GpuAvailability::default()
                 });
                 a.total += 1;
+                withdrawn += u32::from(n.gpu_withdrawn[i].is_some());
                 if n.gpu_free[i] && n.gpu_withdrawn[i].is_none() {
                     a.free += 1;
-                    *free_here.entry(g).or_default() += 1;
                 }
             }
-            if can_host {
-                for (g, free) in free_here {
-                    if let Some(a) = gpus.get_mut(g) {
-                        a.largest_replica = a.largest_replica.max(free);
-                    }
-                }
+            for (g, a) in &mut here {
+                a.largest_replica = if can_host { a.free } else { 0 };
+                let all =
+                    gpus.entry((*g).clone()).or_insert_with(|| GpuAvailability { total: 0, free: 0, ..a.clone() });
+                all.total += a.total;
+                all.free += a.free;
+                all.largest_replica = all.largest_replica.max(a.largest_replica);
             }
+            s.by_node.push(NodeInventory {
+                name: n.spec.name.clone(),
+                cpu_millis_total: n.spec.cpu_millis,
+                cpu_millis_free: n.cpu_free,
+                memory_total: n.spec.memory,
+                memory_free: n.memory_free,
+                gpus: here.into_values().collect(),
+                withdrawn,
+            });
         }
         s.gpus = gpus.into_values().collect();
         s.storage =

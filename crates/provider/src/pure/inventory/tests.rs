@@ -146,13 +146,26 @@ fn status_reports_the_largest_replica_not_just_free_units() {
     let mut inv = cluster(vec![gpu_node("a", "h100", 8, 64), gpu_node("b", "h100", 8, 64)]);
     inv.reserve(&order(1), &job(1, 5, "h100", 1), Strategy::BestFit).unwrap();
     inv.reserve(&order(2), &job(1, 6, "h100", 1), Strategy::BestFit).unwrap();
-    let g = &inv.status().gpus[0];
+    let status = inv.status();
+    let g = &status.gpus[0];
     assert_eq!((g.total, g.free, g.largest_replica), (16, 5, 3));
+    // Node by node: where the free GPUs are.
+    let by_node: Vec<(&str, u32, u32, u32)> = status
+        .by_node
+        .iter()
+        .map(|n| (n.name.as_str(), n.gpus[0].total, n.gpus[0].free, n.gpus[0].largest_replica))
+        .collect();
+    assert_eq!(by_node.iter().map(|n| n.2).sum::<u32>(), 5);
+    assert!(by_node.contains(&("a", 8, 3, 3)) || by_node.contains(&("b", 8, 3, 3)), "{by_node:?}");
+    assert!(by_node.contains(&("a", 8, 2, 2)) || by_node.contains(&("b", 8, 2, 2)), "{by_node:?}");
     // A node whose CPU is all taken cannot host a replica, whatever GPUs it has free.
     let mut inv = cluster(vec![gpu_node("a", "h100", 8, 4)]);
     inv.reserve(&order(1), &job(1, 1, "h100", 4), Strategy::BestFit).unwrap();
-    let g = &inv.status().gpus[0];
+    let status = inv.status();
+    let g = &status.gpus[0];
     assert_eq!((g.free, g.largest_replica), (7, 0));
+    assert_eq!((status.by_node[0].gpus[0].free, status.by_node[0].gpus[0].largest_replica), (7, 0));
+    assert_eq!(status.by_node[0].cpu_millis_free, 0);
 }
 
 #[test]
@@ -174,6 +187,7 @@ fn a_withdrawn_gpu_is_not_offered_and_the_refusal_says_why_until_it_is_healthy_a
     let hot: BTreeMap<usize, String> = [(2, "gpu 2 (h100): 91 °C, at or over its 87 °C limit".to_string())].into();
     inv.set_withdrawn("a", &hot);
     assert_eq!(inv.status().gpus[0].free, 3, "a withdrawn GPU is not free");
+    assert_eq!(inv.status().by_node[0].withdrawn, 1, "and is counted on its node");
     let err = inv.reserve(&order(1), &job(1, 4, "h100", 8), Strategy::BestFit).unwrap_err().to_string();
     assert!(err.contains("withdrawn from new work: a: gpu 2 (h100): 91 °C"), "{err}");
     let three = inv.reserve(&order(2), &job(1, 3, "h100", 8), Strategy::BestFit).unwrap();
