@@ -1,12 +1,14 @@
-// node tests/browser-deploy.mjs CONSOLE_URL SCREENSHOT_DIR MNEMONIC
+// node tests/browser-deploy.mjs CONSOLE_URL SCREENSHOT_DIR MNEMONIC [DEVNET_PID]
 // The tenant's whole path in Debian's Chromium (playwright-core), against a devnet with providers:
 // import a key from its mnemonic, pick a template, deploy it from the editor (signed in the page),
 // watch bids arrive and read why the other providers declined, accept a bid, see the lease run
 // and its logs stream, close the deployment and see the settlement; then the provider dashboard.
+// With DEVNET_PID, the devnet (node, providers and console server) is frozen with SIGSTOP while
+// the logs stream: the page must say the stream stalled, and resume by itself after SIGCONT.
 // Screenshots of each page; exits non-zero on the first failure.
 import { check, launch, timed } from "./harness.mjs";
 
-const [url, shots, mnemonic] = process.argv.slice(2);
+const [url, shots, mnemonic, devnetPid] = process.argv.slice(2);
 const browser = await launch(shots);
 try {
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
@@ -76,6 +78,18 @@ try {
   check((await page.textContent("#services")).includes("web"), "the lease page lists the service and its URI");
   await page.waitForFunction(() => (document.querySelector("#logs")?.textContent ?? "").length > 0, null, { timeout: 30000 });
   check((await page.textContent("#log-state")).includes("live"), "the logs stream live");
+  if (devnetPid) {
+    // A stream that goes silent without closing (what Akash users saw as logs silently stalling).
+    process.kill(Number(devnetPid), "SIGSTOP");
+    try {
+      await page.waitForFunction(() => /stalled/.test(document.querySelector("#log-state")?.textContent ?? ""), null, { timeout: 40000 });
+      check(/no data and no heartbeat/.test(await page.textContent("#log-state")), `a silent stream is called stalled: ${await page.textContent("#log-state")}`);
+    } finally {
+      process.kill(Number(devnetPid), "SIGCONT");
+    }
+    await page.waitForFunction(() => /live/.test(document.querySelector("#log-state")?.textContent ?? ""), null, { timeout: 40000 });
+    check((await page.textContent("#log-state")).includes("live"), "the log stream reconnects by itself when the provider answers again");
+  }
   await page.waitForSelector("#events li");
   await page.waitForFunction(() => /^\d+\.\d\d uact/.test(document.querySelector("#cost")?.textContent ?? ""));
   await page.screenshot({ path: `${shots}/lease.png`, fullPage: true });

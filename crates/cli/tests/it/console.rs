@@ -52,7 +52,9 @@ fn the_console_works_in_a_real_browser() {
     let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/console-screenshots");
     let shots = shots.to_str().expect("utf-8 path");
     let read_only = node_script("tests/browser.mjs", &[&url, shots]);
-    let deploy = node_script("tests/browser-deploy.mjs", &[&url, shots, mnemonic]);
+    // The devnet's pid, for freezing it while logs stream (the stall watchdog's test).
+    let pid = std::fs::read_to_string(home.path().join("devnet.pid")).expect("devnet.pid");
+    let deploy = node_script("tests/browser-deploy.mjs", &[&url, shots, mnemonic, pid.trim()]);
     for shot in [
         "network",
         "templates",
