@@ -15,9 +15,12 @@ export function forgetKey(): void {
   sessionStorage.removeItem(STORE);
 }
 
-/** Imports a key from its mnemonic, derived as `stratus keys add --recover` derives it. */
-export async function importMnemonic(words: string): Promise<Key> {
-  const key = ok((await stratusWasm()).keyFromMnemonic(words));
+/** Imports a key as `stratus keys import` does: from its mnemonic (derived the CLI keyring's way)
+ * or from a hex private key (what `stratus keys export` prints for an imported raw key). */
+export async function importKey(text: string): Promise<Key> {
+  const w = await stratusWasm();
+  const trimmed = text.trim();
+  const key = ok(/^[0-9a-fA-F]{64}$/.test(trimmed) ? w.keyFromSecret(trimmed.toLowerCase()) : w.keyFromMnemonic(trimmed));
   sessionStorage.setItem(STORE, JSON.stringify(key));
   return key;
 }

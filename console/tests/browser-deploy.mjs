@@ -26,6 +26,14 @@ try {
   await page.click("#import");
   await page.waitForSelector("#key-result .error");
   check((await page.textContent("#key-result")).includes("invalid mnemonic"), "a bad mnemonic is refused with the reason");
+  // A raw private key (what `stratus keys export` prints for one) imports too; then forget it.
+  await page.fill("#mnemonic", "07".repeat(32));
+  await page.click("#import");
+  await page.waitForSelector('main[data-ready="key"] #address');
+  check((await page.textContent("#address")).startsWith("stratus1"), "a hex private key imports");
+  await page.click("#forget");
+  await page.waitForSelector('main[data-ready="key"] #mnemonic');
+  check(await page.evaluate(() => sessionStorage.getItem("stratus.key") === null), "forgetting a key removes it from the tab");
   await page.fill("#mnemonic", mnemonic);
   await page.click("#import");
   await page.waitForSelector('main[data-ready="key"] #address');

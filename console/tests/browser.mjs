@@ -20,16 +20,20 @@ try {
   check((await page.$$("#transactions tbody tr")).length >= 1, "the network page lists recent transactions");
   await page.screenshot({ path: `${shots}/network.png`, fullPage: true });
 
-  await page.click('nav a[data-page="templates"]');
-  await page.waitForSelector('main[data-ready="templates"] [data-template]');
+  await timed("templates page ready", async () => {
+    await page.click('nav a[data-page="templates"]');
+    await page.waitForSelector('main[data-ready="templates"] [data-template]');
+  });
   check((await page.$$("[data-template]")).length >= 4, "the gallery lists the templates");
   await page.fill("#template-search", "h100 trainer");
   const found = await page.$$eval("[data-template]", (cards) => cards.map((c) => c.getAttribute("data-template")));
   check(found.length === 1 && found[0] === "gpu-training", `search finds the H100 training template (${found})`);
   await page.screenshot({ path: `${shots}/templates.png`, fullPage: true });
 
-  await page.click('[data-template="gpu-training"]');
-  await page.waitForSelector('main[data-ready="editor"] #diagnostics li.ok');
+  await timed("editor page ready (parser loaded, template checked)", async () => {
+    await page.click('[data-template="gpu-training"]');
+    await page.waitForSelector('main[data-ready="editor"] #diagnostics li.ok');
+  });
   const groups = await page.textContent("#groups");
   check(groups.includes("nvidia h100") && groups.includes("uact/block"), "the editor previews the groups");
   await page.screenshot({ path: `${shots}/editor.png`, fullPage: true });

@@ -1,6 +1,6 @@
 import { account, faucet, status } from "../api";
 import { button, el, fact } from "../ui";
-import { currentKey, forgetKey, importMnemonic, newMnemonic } from "../wallet";
+import { currentKey, forgetKey, importKey, newMnemonic } from "../wallet";
 
 /** The tab's key: import from a mnemonic (as the CLI keyring stores it) or make a new one, see
  * its balances, ask a devnet's faucet for funds. */
@@ -42,7 +42,7 @@ export async function keyPage(root: HTMLElement): Promise<void> {
     spellcheck: "false",
     autocomplete: "off",
     "aria-label": "Mnemonic",
-    placeholder: "24 words, as `stratus keys export` prints them",
+    placeholder: "24 words (or a hex private key), as `stratus keys export` prints them",
   }) as HTMLTextAreaElement;
   const fresh = el("div", { id: "fresh" });
   root.append(
@@ -51,18 +51,18 @@ export async function keyPage(root: HTMLElement): Promise<void> {
       {},
       "Your key stays in this browser tab (it is gone when the tab closes) and is never sent anywhere: the console signs transactions and provider tokens here, with the CLI's own code compiled to WebAssembly.",
     ),
-    el("h2", {}, "Import from a mnemonic"),
+    el("h2", {}, "Import a key"),
     el("div", { class: "stack" }, words),
     el(
       "p",
       { class: "actions" },
       button("Import", { id: "import" }, out, async () => {
-        await importMnemonic(words.value);
+        await importKey(words.value);
         location.reload();
       }),
       button("Make a new key", { id: "generate" }, out, async () => {
         const mnemonic = await newMnemonic();
-        await importMnemonic(mnemonic);
+        await importKey(mnemonic);
         fresh.replaceChildren(
           el("p", { class: "warning" }, "Write these words down: they are the only way back to this key."),
           el("pre", { id: "new-mnemonic" }, mnemonic),
