@@ -200,3 +200,54 @@ fn survives_sigkill_at_any_point() {
     }
     assert!(last > 0, "the writer committed nothing");
 }
+
+/// Blocks that queue while a commit is slow are written together (one transaction), and every
+/// block's hook still runs, in order, after its block is durable.
+#[test]
+fn blocks_queued_behind_a_slow_commit_are_committed_as_one_group_in_order() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut a, b) = (Actor::new("a"), Actor::new("b"));
+    let store = Arc::new(Store::open(&dir.path().join("db")).expect("open"));
+    store.init(&genesis_for(&[&a])).expect("init");
+    let mut pipeline = Pipeline::new(Arc::clone(&store)).expect("pipeline");
+    // Block 1's hook holds the commit thread until blocks 2..=5 are queued.
+    let (release, held) = std::sync::mpsc::channel::<()>();
+    let mut held = Some(held);
+    let seen = Arc::new(std::sync::Mutex::new(Vec::<(u64, u64)>::new()));
+    let mut hashes = Vec::new();
+    for height in 1..=5u64 {
+        let txs: Vec<_> = (0..2)
+            .map(|i| a.tx(vec![Msg::Send { to: b.address, amount: Coin::new(u128::from(height * 10 + i), DENOM) }]))
+            .collect();
+        hashes.push(txs[1].hash());
+        let block = pipeline.with_head(|_, head| Block {
+            header: BlockHeader { chain_id: CHAIN_ID.into(), height, time_ms: height, prev_app_hash: head.app_hash },
+            txs,
+        });
+        let outcome = pipeline.with_head(|state, _| apply_block(state, &block, SigCheck::Verify)).expect("apply");
+        let (seen, store) = (Arc::clone(&seen), Arc::clone(&store));
+        let gate = if height == 1 { held.take() } else { None };
+        let hook: CommitHook = Box::new(move |commit| {
+            if let Some(gate) = gate {
+                let _ = gate.recv_timeout(Duration::from_secs(10));
+            }
+            commit()?;
+            seen.lock().expect("lock").push((height, store.snapshot()?.height));
+            Ok(())
+        });
+        pipeline.submit_hooked(block, outcome, format!("cert-{height}").into_bytes(), hook).expect("submit");
+    }
+    release.send(()).expect("release block 1's commit");
+    pipeline.flush().expect("flush");
+    let seen = seen.lock().expect("lock").clone();
+    assert_eq!(seen.iter().map(|s| s.0).collect::<Vec<_>>(), vec![1, 2, 3, 4, 5], "hooks in block order");
+    assert!(seen.iter().all(|(h, durable)| durable >= h), "each hook ran after its block was durable: {seen:?}");
+    assert_eq!(seen[1], (2, 5), "blocks 2..=5 queued behind block 1 were written as one group: {seen:?}");
+    let snap = store.snapshot().expect("snapshot");
+    assert_eq!(snap.height, 5);
+    for (i, hash) in hashes.iter().enumerate() {
+        let h = i as u64 + 1;
+        assert_eq!(snap.tx_location(hash).expect("index"), Some((h, 1)), "block {h}'s transaction is indexed");
+        assert_eq!(snap.certificate(h).expect("read"), Some(format!("cert-{h}").into_bytes()));
+    }
+}
