@@ -33,9 +33,14 @@ impl MemState {
     pub fn apply(&mut self, changes: &ChangeSet) {
         for (k, v) in changes {
             match v {
-                Some(v) => {
-                    self.entries.insert(k.clone(), v.clone());
-                }
+                // An update reuses the key and the value's buffer: most writes of a block update
+                // existing records, and this runs for every key on the node's critical path.
+                Some(v) => match self.entries.get_mut(k.as_slice()) {
+                    Some(slot) => slot.clone_from(v),
+                    None => {
+                        self.entries.insert(k.clone(), v.clone());
+                    }
+                },
                 None => {
                     self.entries.remove(k);
                 }

@@ -149,7 +149,7 @@ pub fn ledger(args: &crate::flags::BenchLedger) -> anyhow::Result<ExitCode> {
     let mut pipeline = stratus_store::Pipeline::new(store)?;
 
     let start = Instant::now();
-    let (mut failed, mut apply_secs) = (0usize, 0.0);
+    let (mut failed, mut apply_secs, mut submit_secs) = (0usize, 0.0, 0.0);
     for txs in planned {
         let t = Instant::now();
         let (block, outcome) = pipeline.with_head(|state, head| {
@@ -166,13 +166,17 @@ pub fn ledger(args: &crate::flags::BenchLedger) -> anyhow::Result<ExitCode> {
         })?;
         apply_secs += t.elapsed().as_secs_f64();
         failed += outcome.tx_results.iter().filter(|r| r.error.is_some()).count();
+        let t = Instant::now();
         pipeline.submit(block, outcome)?;
+        submit_secs += t.elapsed().as_secs_f64();
     }
+    let t = Instant::now();
     pipeline.flush()?;
+    let flush_secs = t.elapsed().as_secs_f64();
     let secs = start.elapsed().as_secs_f64();
     anyhow::ensure!(failed == 0, "{failed} transactions failed; the workload is wrong");
     println!(
-        "blocks={blocks_total} txs={total_txs} txs_per_block~{} apply_s={apply_secs:.2} total_s={secs:.2} commit_groups={} (commits overlap execution; blocks that queue are written together, one fsync per group)",
+        "blocks={blocks_total} txs={total_txs} txs_per_block~{} apply_s={apply_secs:.2} submit_s={submit_secs:.2} last_flush_s={flush_secs:.2} total_s={secs:.2} commit_groups={} (submit: the state mirror updated, or waiting for room in the commit queue; commits overlap execution; blocks that queue are written together, one fsync per group)",
         per_block * TXS_PER_TENANT,
         pipeline.commit_groups(),
     );
