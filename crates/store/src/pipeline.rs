@@ -202,7 +202,11 @@ fn commit_loop(store: &Store, shared: &Shared) {
                 return;
             }
             queue.writing = true;
-            queue.jobs.drain(..).collect()
+            let group = queue.jobs.drain(..).collect();
+            drop(queue);
+            // Room in the queue: a submitter waiting for it goes on while this group is written.
+            shared.changed.notify_all();
+            group
         };
         let result = commit_group(store, group);
         shared.groups.fetch_add(1, std::sync::atomic::Ordering::Relaxed);

@@ -210,9 +210,10 @@ fn blocks_queued_behind_a_slow_commit_are_committed_as_one_group_in_order() {
     let store = Arc::new(Store::open(&dir.path().join("db")).expect("open"));
     store.init(&genesis_for(&[&a])).expect("init");
     let mut pipeline = Pipeline::new(Arc::clone(&store)).expect("pipeline");
-    // Block 1's hook holds the commit thread until blocks 2..=5 are queued.
+    // Block 1's hook says it runs, then holds the commit thread until blocks 2..=5 are queued.
     let (release, held) = std::sync::mpsc::channel::<()>();
     let mut held = Some(held);
+    let (entered_tx, entered) = std::sync::mpsc::channel::<()>();
     let seen = Arc::new(std::sync::Mutex::new(Vec::<(u64, u64)>::new()));
     let mut hashes = Vec::new();
     for height in 1..=5u64 {
@@ -226,16 +227,20 @@ fn blocks_queued_behind_a_slow_commit_are_committed_as_one_group_in_order() {
         });
         let outcome = pipeline.with_head(|state, _| apply_block(state, &block, SigCheck::Verify)).expect("apply");
         let (seen, store) = (Arc::clone(&seen), Arc::clone(&store));
-        let gate = if height == 1 { held.take() } else { None };
+        let gate = if height == 1 { held.take().map(|g| (g, entered_tx.clone())) } else { None };
         let hook: CommitHook = Box::new(move |commit| {
-            if let Some(gate) = gate {
-                let _ = gate.recv_timeout(Duration::from_secs(10));
+            if let Some((gate, entered)) = gate {
+                let _ = entered.send(());
+                let _ = gate.recv_timeout(Duration::from_secs(60));
             }
             commit()?;
             seen.lock().expect("lock").push((height, store.snapshot()?.height));
             Ok(())
         });
         pipeline.submit_hooked(block, outcome, format!("cert-{height}").into_bytes(), hook).expect("submit");
+        if height == 1 {
+            entered.recv_timeout(Duration::from_secs(60)).expect("block 1's commit started alone");
+        }
     }
     release.send(()).expect("release block 1's commit");
     pipeline.flush().expect("flush");
