@@ -107,6 +107,8 @@ try {
   const settlementText = await page.textContent("#settlement");
   check(settlementText.includes("refunded to") && settlementText.includes("to provider"), `the settlement is shown: ${settlementText.slice(0, 300)}`);
   await page.waitForFunction(() => /closed/.test(document.querySelector("#lease-state")?.textContent ?? ""));
+  await page.waitForFunction(() => /ended/.test(document.querySelector("#log-state")?.textContent ?? ""));
+  check((await page.textContent("#log-state")).includes("lease is closed"), "the log stream ends with the lease, not retried forever");
   await page.screenshot({ path: `${shots}/settlement.png`, fullPage: true });
 
   await timed("providers page ready", async () => {

@@ -70,6 +70,9 @@ export async function leasePage(root: HTMLElement, params: URLSearchParams): Pro
   root.append(el("p", { class: "actions" }, close));
   root.append(out, settled);
 
+  // The streams stop with the page, or when the lease closes (nothing more will be written).
+  const streams = new AbortController();
+  pageSignal().addEventListener("abort", () => streams.abort(), { once: true });
   let chart: Chart | undefined;
   every(1000, async () => {
     const [d, s] = await Promise.all([deployment(owner, dseq), status()]);
@@ -80,6 +83,10 @@ export async function leasePage(root: HTMLElement, params: URLSearchParams): Pro
     }
     ledgerState.textContent = lease.close_reason ? `${lease.state} (${lease.close_reason})` : lease.state;
     close.hidden = owner !== key?.address || d.deployment.state !== "active";
+    if (lease.state !== "active" && !streams.signal.aborted) {
+      streams.abort();
+      logState.textContent = "ended: the lease is closed";
+    }
     price.textContent = `${formatDec(parseDec(lease.price.amount), 4)} ${lease.price.denom}/block`;
     cost.textContent = `${formatDec(costSoFar(lease, d.escrow, s.height))} ${lease.price.denom} (escrow left: ${formatDec(parseDec(d.escrow.balance))})`;
   });
@@ -127,7 +134,7 @@ export async function leasePage(root: HTMLElement, params: URLSearchParams): Pro
     chart.update();
   });
 
-  const signal = pageSignal();
+  const signal = streams.signal;
   const open = (what: "logs" | "events", scope: string) => async (first: boolean) => ({
     url: `gateway/${provider}/${path}/${what}?follow=true${what === "logs" ? `&tail=${first ? 200 : 0}` : ""}`,
     headers: { authorization: `Bearer ${await gatewayToken(provider, scope, dseq)}` },
