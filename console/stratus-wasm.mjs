@@ -44,5 +44,7 @@ export async function loadStratusWasm(bytes) {
     deploymentCreate: (input) => call(x.deployment_create, JSON.stringify(input)),
     /** {tx: hex, hash} for {secret_key, chain_id, sequence, fee | params, memo, msgs} */
     txSign: (input) => call(x.tx_sign, JSON.stringify(input)),
+    /** {groups: [{group, fit: [address], refused: [{provider, reason}]}]} for {sdl, providers, audits, aliases} */
+    placementPreview: (input) => call(x.placement_preview, JSON.stringify(input)),
   };
 }

@@ -40,6 +40,9 @@ export interface Stratus {
     memo?: string;
     msgs: unknown[];
   }): Answer<{ tx: string; hash: string }>;
+  placementPreview(input: { sdl: string; providers: unknown[]; audits: unknown[]; aliases: unknown[] }): Answer<{
+    groups: { group: string; fit: string[]; refused: { provider: string; reason: string }[] }[];
+  }>;
   tokenSign(input: {
     secret_key: string;
     provider: string;

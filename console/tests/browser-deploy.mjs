@@ -52,6 +52,12 @@ try {
     t.dispatchEvent(new Event("input"));
   });
   await page.waitForSelector("#diagnostics li.ok");
+  // Before deploying, the editor says who may bid and why the others may not.
+  await page.waitForFunction(() => /region=eu-central/.test(document.querySelector("#placement")?.textContent ?? ""));
+  const placement = await page.textContent("#placement");
+  check((await page.$$("#placement ul.reasons li")).length === 2 && placement.includes("needs attribute region=eu-central"),
+    `the editor previews who may bid: ${placement.slice(0, 200)}`);
+  await page.screenshot({ path: `${shots}/editor-placement.png`, fullPage: true });
   await timed("deploy (sign, submit, block) and deployment page ready", async () => {
     await page.click("#deploy");
     await page.waitForSelector('main[data-ready="deployment"]', { timeout: 30000 });

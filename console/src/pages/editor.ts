@@ -1,6 +1,6 @@
-import { deployment, status, templates } from "../api";
+import { audits, deployment, params, providers, status, templates, type Audit, type Provider } from "../api";
 import { groupRows } from "../logic";
-import { button, el, table } from "../ui";
+import { button, el, short, table } from "../ui";
 import { currentKey, signAndSubmit } from "../wallet";
 import { ok, stratusWasm } from "../wasm";
 
@@ -31,6 +31,10 @@ export async function editorPage(root: HTMLElement, params: URLSearchParams): Pr
   text.value = start ?? 'version: "2.0"\n';
   const diagnostics = el("ul", { id: "diagnostics", "aria-live": "polite" });
   const preview = el("div", { id: "groups" });
+  const bidders = el("div", { id: "bidders" });
+  // The providers on the ledger, their audits and the chain's auditor aliases, once: what the
+  // placement preview checks each edit against.
+  const market = loadMarket();
   const update = () => {
     const report = parser.check(text.value);
     diagnostics.replaceChildren(
@@ -47,8 +51,30 @@ export async function editorPage(root: HTMLElement, params: URLSearchParams): Pr
       ),
     );
   };
+  const previewBidders = async () => {
+    const m = await market;
+    if (!m || !parser.check(text.value).valid) {
+      bidders.replaceChildren();
+      return;
+    }
+    const answer = parser.placementPreview({ sdl: text.value, ...m });
+    if (answer.error) return;
+    bidders.replaceChildren(
+      table(
+        { id: "placement" },
+        ["Group", "Providers that may bid", "The others, and why not"],
+        answer.groups.map((g) => [
+          g.group,
+          g.fit.length ? g.fit.map(short).join(", ") : "none: no provider on the ledger meets this placement",
+          el("ul", { class: "reasons" }, ...g.refused.map((r) => el("li", {}, `${short(r.provider)}: ${r.reason}`))),
+        ]),
+      ),
+    );
+  };
   text.addEventListener("input", update);
+  text.addEventListener("input", () => void previewBidders());
   update();
+  void previewBidders();
   const key = currentKey();
   const out = el("div", { id: "deploy-result", "aria-live": "polite" });
   const deposit = el("input", { id: "deposit", type: "text", value: "5000000uact", "aria-label": "Deposit" }) as HTMLInputElement;
@@ -76,7 +102,19 @@ export async function editorPage(root: HTMLElement, params: URLSearchParams): Pr
       "div",
       { class: "editor" },
       text,
-      el("div", {}, el("h2", {}, "Diagnostics"), diagnostics, el("h2", {}, "Groups"), preview, el("h2", {}, "Deploy"), deploy),
+      el("div", {}, el("h2", {}, "Diagnostics"), diagnostics, el("h2", {}, "Groups"), preview, el("h2", {}, "Who may bid"), bidders, el("h2", {}, "Deploy"), deploy),
     ),
   );
+}
+
+/** Providers, their audits and the auditor aliases; `null` when the node cannot be reached (the
+ * editor still checks SDL offline). */
+async function loadMarket(): Promise<{ providers: Provider[]; audits: Audit[]; aliases: unknown[] } | null> {
+  try {
+    const [list, p] = await Promise.all([providers(), params() as Promise<{ auditor_aliases?: unknown[] }>]);
+    const all = await Promise.all(list.items.map((x) => audits(x.owner).then((a) => a.items)));
+    return { providers: list.items, audits: all.flat(), aliases: p.auditor_aliases ?? [] };
+  } catch {
+    return null;
+  }
 }

@@ -9,13 +9,17 @@
 //! - the wallet ([`wallet`]): `key_from_mnemonic`, `key_from_secret`, `mnemonic_new`,
 //!   `deployment_create`, `tx_sign` and `token_sign`, so the console signs transactions and tokens
 //!   in the page with the CLI's own code;
+//! - `placement_preview` ([`placement`]): which providers' attributes meet each group, and why
+//!   not, by the ledger's own placement rules;
 //! - `sdl_free(ptr, len)`: gives back an output (or an input) buffer.
 //!
 //! `console/stratus-wasm.mjs` is the loader; `tests/` runs this build under Node against the
 //! native code (the parser on the whole corpus; a token signed by Node's crypto verified here).
 
+mod placement;
 mod wallet;
 
+pub use placement::placement_preview;
 use stratus_types::address::Address;
 use stratus_types::auth::{Claims, Scope, Token};
 pub use wallet::{deployment_create, key_from_mnemonic, key_from_secret, mnemonic_new, token_sign, tx_sign};
@@ -54,6 +58,11 @@ fn claims(json: &[u8]) -> Result<(Claims, Option<String>), String> {
         expires_at_ms: c.expires_at_ms,
     };
     Ok((claims, c.signature))
+}
+
+/// JSON input, or an error naming `what` could not be read.
+fn parse<'a, T: serde::Deserialize<'a>>(what: &str, json: &'a [u8]) -> Result<T, String> {
+    serde_json::from_slice(json).map_err(|e| format!("{what}: {e}"))
 }
 
 fn answer(result: Result<serde_json::Value, String>) -> String {
@@ -147,5 +156,6 @@ mod exports {
         mnemonic_new,
         deployment_create,
         tx_sign,
+        placement_preview,
     );
 }

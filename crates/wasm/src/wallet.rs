@@ -11,11 +11,7 @@ use stratus_types::coin::Coin;
 use stratus_types::params::Params;
 use stratus_types::tx::{Msg, Tx, TxBody};
 
-use crate::answer;
-
-fn parse<'a, T: Deserialize<'a>>(what: &str, json: &'a [u8]) -> Result<T, String> {
-    serde_json::from_slice(json).map_err(|e| format!("{what}: {e}"))
-}
+use crate::{answer, parse};
 
 fn secret_key(hex_key: &str) -> Result<SigningKey, String> {
     let bytes: [u8; 32] = hex::decode(hex_key)

@@ -229,3 +229,60 @@ fn the_webassembly_wallet_derives_and_signs_as_the_cli_does() {
     assert!(error(6).contains("fee:"), "{}", lines[6]);
     assert!(lines[7]["address"].as_str().is_some_and(|a| a.starts_with("stratus1")), "{}", lines[7]);
 }
+
+#[test]
+fn the_placement_preview_names_who_may_bid_and_why_the_others_may_not() {
+    let wasm = build_wasm();
+    let attr = |k: &str, v: &str| serde_json::json!({ "key": k, "value": v });
+    let storage = [
+        attr("capabilities/storage/1/class", "default"),
+        attr("capabilities/storage/1/persistent", "false"),
+        attr("capabilities/storage/2/class", "ram"),
+        attr("capabilities/storage/2/persistent", "false"),
+        attr("capabilities/storage/3/class", "beta3"),
+        attr("capabilities/storage/3/persistent", "true"),
+    ];
+    let provider = |seed: u8, gpu: &str, interface: &str| {
+        let mut attributes = storage.to_vec();
+        attributes.push(attr(&format!("capabilities/gpu/vendor/nvidia/model/{gpu}"), "true"));
+        attributes.push(attr(&format!("capabilities/gpu/vendor/nvidia/model/{gpu}/interface/{interface}"), "true"));
+        serde_json::json!({
+            "owner": stratus_types::address::Address::from_public_key(&[seed; 32]).to_string(),
+            "host_uri": "https://p.example:8443",
+            "attributes": attributes,
+            "info": { "email": "", "website": "", "tls_sha256": "" },
+        })
+    };
+    let input = serde_json::json!({
+        "sdl": std::fs::read_to_string(workspace().join("examples/gpu-training.yaml")).expect("example"),
+        "providers": [provider(1, "h100", "sxm"), provider(2, "h100", "pcie"), provider(3, "rtx4090", "pcie")],
+    });
+    let dir = tempfile::tempdir().expect("tempdir");
+    let runner = dir.path().join("placement.mjs");
+    std::fs::write(
+        &runner,
+        "import { readFileSync } from 'node:fs';\n\
+         import { pathToFileURL } from 'node:url';\n\
+         const { loadStratusWasm } = await import(pathToFileURL(process.argv[2]).href);\n\
+         const w = await loadStratusWasm(readFileSync(process.argv[3]));\n\
+         console.log(JSON.stringify(w.placementPreview(JSON.parse(process.argv[4]))));\n\
+         console.log(JSON.stringify(w.placementPreview({ sdl: 'version: 1', providers: [] })));",
+    )
+    .expect("write");
+    let out = Command::new("node")
+        .arg(&runner)
+        .arg(workspace().join("console/stratus-wasm.mjs"))
+        .arg(&wasm)
+        .arg(input.to_string())
+        .output()
+        .expect("run node");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8(out.stdout).expect("utf-8");
+    let lines: Vec<serde_json::Value> = stdout.lines().map(|l| serde_json::from_str(l).expect("json")).collect();
+    let group = &lines[0]["groups"][0];
+    assert_eq!(group["fit"], serde_json::json!([input["providers"][0]["owner"]]), "{group}");
+    assert_eq!(group["refused"][0]["provider"], input["providers"][1]["owner"]);
+    assert_eq!(group["refused"][0]["reason"], "needs gpu h100 sxm; has h100", "the interface matters: {group}");
+    assert_eq!(group["refused"][1]["reason"], "needs gpu h100 sxm; has rtx4090", "{group}");
+    assert_eq!(lines[1]["error"], "the SDL is not valid");
+}
