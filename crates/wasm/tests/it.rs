@@ -33,6 +33,30 @@ fn build_wasm() -> PathBuf {
     target_dir.join("wasm32-unknown-unknown/debug/stratus_wasm.wasm")
 }
 
+/// Runs `body` under Node as an ES module that has `w`, the WebAssembly build loaded through
+/// `console/stratus-wasm.mjs` as a browser loads it, and `args` as `process.argv[4..]`; returns
+/// what it printed (panicking with its stderr if it failed).
+fn run_js(wasm: &Path, body: &str, args: &[&std::ffi::OsStr]) -> String {
+    let script = format!(
+        "import {{ readFileSync }} from 'node:fs';\n\
+         import {{ pathToFileURL }} from 'node:url';\n\
+         const {{ loadStratusWasm }} = await import(pathToFileURL(process.argv[2]).href);\n\
+         const w = await loadStratusWasm(readFileSync(process.argv[3]));\n{body}"
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let runner = dir.path().join("run.mjs");
+    std::fs::write(&runner, script).expect("write");
+    let out = Command::new("node")
+        .arg(&runner)
+        .arg(workspace().join("console/stratus-wasm.mjs"))
+        .arg(wasm)
+        .args(args)
+        .output()
+        .expect("run node");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).expect("utf-8")
+}
+
 fn corpus_files() -> Vec<PathBuf> {
     let corpus =
         std::env::var("STRATUS_CORPUS").map(PathBuf::from).unwrap_or_else(|_| workspace().join("../shared/corpus"));
@@ -86,25 +110,13 @@ fn the_webassembly_parser_reports_exactly_what_the_native_one_does_on_the_corpus
 #[test]
 fn groups_come_out_of_the_webassembly_build_as_the_ledger_gets_them() {
     let wasm = build_wasm();
-    let script = "import { readFileSync } from 'node:fs';\n\
-        import { pathToFileURL } from 'node:url';\n\
-        const { loadStratusWasm } = await import(pathToFileURL(process.argv[2]).href);\n\
-        const sdl = await loadStratusWasm(readFileSync(process.argv[3]));\n\
-        console.log(JSON.stringify(sdl.groups(readFileSync(process.argv[4], 'utf8'))));\n\
-        console.log(JSON.stringify(sdl.groups('version: \"2.0\"')));";
-    let dir = tempfile::tempdir().expect("tempdir");
-    let runner = dir.path().join("groups.mjs");
-    std::fs::write(&runner, script).expect("write");
     let example = workspace().join("examples/hello.yaml");
-    let out = Command::new("node")
-        .arg(&runner)
-        .arg(workspace().join("console/stratus-wasm.mjs"))
-        .arg(&wasm)
-        .arg(&example)
-        .output()
-        .expect("run node");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let stdout = String::from_utf8(out.stdout).expect("utf-8");
+    let stdout = run_js(
+        &wasm,
+        "console.log(JSON.stringify(w.groups(readFileSync(process.argv[4], 'utf8'))));\n\
+         console.log(JSON.stringify(w.groups('version: \"2.0\"')));",
+        &[example.as_os_str()],
+    );
     let mut lines = stdout.lines();
     let groups: serde_json::Value = serde_json::from_str(lines.next().expect("groups")).expect("json");
     let native: serde_json::Value =
@@ -121,11 +133,7 @@ fn a_token_built_in_javascript_with_the_webassembly_build_passes_the_gateway_che
     let now = stratus_types::clock::now_ms();
     // What a browser does: its own ed25519 key (here Node's crypto, in a browser WebCrypto), the
     // bytes to sign from the WebAssembly build, the token encoded there.
-    let script = "import { readFileSync } from 'node:fs';\n\
-        import { generateKeyPairSync, sign } from 'node:crypto';\n\
-        import { pathToFileURL } from 'node:url';\n\
-        const { loadStratusWasm } = await import(pathToFileURL(process.argv[2]).href);\n\
-        const w = await loadStratusWasm(readFileSync(process.argv[3]));\n\
+    let script = "import { generateKeyPairSync, sign } from 'node:crypto';\n\
         const { publicKey, privateKey } = generateKeyPairSync('ed25519');\n\
         const public_key = Buffer.from(publicKey.export({ format: 'jwk' }).x, 'base64url').toString('hex');\n\
         const claims = { public_key, provider: process.argv[4], scopes: ['logs', 'status'], dseq: 7,\n\
@@ -134,19 +142,8 @@ fn a_token_built_in_javascript_with_the_webassembly_build_passes_the_gateway_che
         const signature = sign(null, Buffer.from(sign_bytes, 'hex'), privateKey).toString('hex');\n\
         console.log(w.tokenEncode({ ...claims, signature }).token);\n\
         console.log(JSON.stringify(w.tokenSignBytes({ ...claims, public_key: 'zz' })));";
-    let dir = tempfile::tempdir().expect("tempdir");
-    let runner = dir.path().join("token.mjs");
-    std::fs::write(&runner, script).expect("write");
-    let out = Command::new("node")
-        .arg(&runner)
-        .arg(workspace().join("console/stratus-wasm.mjs"))
-        .arg(&wasm)
-        .arg(&provider)
-        .arg(now.to_string())
-        .output()
-        .expect("run node");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let stdout = String::from_utf8(out.stdout).expect("utf-8");
+    let now_text = now.to_string();
+    let stdout = run_js(&wasm, script, &[provider.as_ref(), now_text.as_ref()]);
     let mut lines = stdout.lines();
     let token = stratus_types::auth::Token::decode(lines.next().expect("token")).expect("decodes");
     let claims = token.verify(&provider.parse().expect("address"), now).expect("the gateway accepts it");
@@ -161,11 +158,7 @@ fn the_webassembly_wallet_derives_and_signs_as_the_cli_does() {
     let wasm = build_wasm();
     let words = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about";
     let example = workspace().join("examples/hello.yaml");
-    let script = "import { readFileSync } from 'node:fs';\n\
-        import { pathToFileURL } from 'node:url';\n\
-        const { loadStratusWasm } = await import(pathToFileURL(process.argv[2]).href);\n\
-        const w = await loadStratusWasm(readFileSync(process.argv[3]));\n\
-        const key = w.keyFromMnemonic(process.argv[4]);\n\
+    let script = "const key = w.keyFromMnemonic(process.argv[4]);\n\
         console.log(JSON.stringify(key));\n\
         const d = w.deploymentCreate({ sdl: readFileSync(process.argv[5], 'utf8'), dseq: 42, deposit: '5000000uact' });\n\
         console.log(JSON.stringify(d));\n\
@@ -177,19 +170,7 @@ fn the_webassembly_wallet_derives_and_signs_as_the_cli_does() {
         console.log(JSON.stringify(w.txSign({ secret_key: key.secret_key, chain_id: 'c', sequence: 4, msgs: [] })));\n\
         const fresh = w.mnemonicNew('07'.repeat(32));\n\
         console.log(JSON.stringify(w.keyFromMnemonic(fresh.mnemonic)));";
-    let dir = tempfile::tempdir().expect("tempdir");
-    let runner = dir.path().join("wallet.mjs");
-    std::fs::write(&runner, script).expect("write");
-    let out = Command::new("node")
-        .arg(&runner)
-        .arg(workspace().join("console/stratus-wasm.mjs"))
-        .arg(&wasm)
-        .arg(words)
-        .arg(&example)
-        .output()
-        .expect("run node");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let stdout = String::from_utf8(out.stdout).expect("utf-8");
+    let stdout = run_js(&wasm, script, &[words.as_ref(), example.as_os_str()]);
     let lines: Vec<serde_json::Value> = stdout.lines().map(|l| serde_json::from_str(l).expect("json")).collect();
     // The same words give the CLI keyring's key and address.
     let native = stratus_types::keys::derive_from_mnemonic(words).expect("mnemonic");
@@ -257,27 +238,12 @@ fn the_placement_preview_names_who_may_bid_and_why_the_others_may_not() {
         "sdl": std::fs::read_to_string(workspace().join("examples/gpu-training.yaml")).expect("example"),
         "providers": [provider(1, "h100", "sxm"), provider(2, "h100", "pcie"), provider(3, "rtx4090", "pcie")],
     });
-    let dir = tempfile::tempdir().expect("tempdir");
-    let runner = dir.path().join("placement.mjs");
-    std::fs::write(
-        &runner,
-        "import { readFileSync } from 'node:fs';\n\
-         import { pathToFileURL } from 'node:url';\n\
-         const { loadStratusWasm } = await import(pathToFileURL(process.argv[2]).href);\n\
-         const w = await loadStratusWasm(readFileSync(process.argv[3]));\n\
-         console.log(JSON.stringify(w.placementPreview(JSON.parse(process.argv[4]))));\n\
+    let stdout = run_js(
+        &wasm,
+        "console.log(JSON.stringify(w.placementPreview(JSON.parse(process.argv[4]))));\n\
          console.log(JSON.stringify(w.placementPreview({ sdl: 'version: 1', providers: [] })));",
-    )
-    .expect("write");
-    let out = Command::new("node")
-        .arg(&runner)
-        .arg(workspace().join("console/stratus-wasm.mjs"))
-        .arg(&wasm)
-        .arg(input.to_string())
-        .output()
-        .expect("run node");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let stdout = String::from_utf8(out.stdout).expect("utf-8");
+        &[input.to_string().as_ref()],
+    );
     let lines: Vec<serde_json::Value> = stdout.lines().map(|l| serde_json::from_str(l).expect("json")).collect();
     let group = &lines[0]["groups"][0];
     assert_eq!(group["fit"], serde_json::json!([input["providers"][0]["owner"]]), "{group}");
