@@ -163,12 +163,7 @@ pub fn check_capabilities(group: &GroupSpec, provider_attributes: &[Attribute]) 
             if !attributes_any_of(&wanted, &gpus) {
                 return Err(Mismatch::Gpu {
                     wants: wanted.iter().map(|a| short_gpu(&a.key)).collect(),
-                    has: gpus
-                        .iter()
-                        .map(|a| short_gpu(&a.key).split(' ').next().unwrap_or_default().to_string())
-                        .collect::<std::collections::BTreeSet<_>>()
-                        .into_iter()
-                        .collect(),
+                    has: gpus_as_asked(&wanted, &gpus),
                 });
             }
         }
@@ -198,6 +193,30 @@ fn gpu_capabilities(attrs: &[Attribute]) -> Vec<Attribute> {
             let rest = a.key.strip_prefix("capabilities/gpu/")?;
             (rest.split('/').count() >= 2).then(|| Attribute::new(canonicalize_gpu_key(rest), a.value.clone()))
         })
+        .collect()
+}
+
+/// The qualifiers a GPU key names after its model: `…/model/h100/ram/80Gi/interface/sxm` →
+/// `["ram", "interface"]`.
+fn gpu_qualifiers(key: &str) -> Vec<&str> {
+    let model = key.split_once("/model/").map_or(key, |(_, m)| m);
+    model.split('/').enumerate().filter(|(i, _)| i % 2 == 1).map(|(_, p)| p).collect()
+}
+
+/// The provider's GPUs, described at the detail the group asked for: a group that wants
+/// `h100 sxm` is told the provider has `h100 pcie`, not just `h100` (which would read as a match).
+fn gpus_as_asked(wanted: &[Attribute], gpus: &[Attribute]) -> Vec<String> {
+    let detail = wanted.iter().map(|a| gpu_qualifiers(&a.key)).max_by_key(Vec::len).unwrap_or_default();
+    let at_detail: std::collections::BTreeSet<String> =
+        gpus.iter().filter(|a| gpu_qualifiers(&a.key) == detail).map(|a| short_gpu(&a.key)).collect();
+    if !at_detail.is_empty() {
+        return at_detail.into_iter().collect();
+    }
+    // The provider does not declare that detail: its models.
+    gpus.iter()
+        .map(|a| short_gpu(&a.key).split(' ').next().unwrap_or_default().to_string())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
         .collect()
 }
 
@@ -335,6 +354,18 @@ mod tests {
             check_capabilities(&group_with(vec![], Some((1, "vendor/nvidia/model/h200"))), &[])
                 .map_err(|e| e.to_string()),
             Err("needs gpu h200; has no GPUs".to_string())
+        );
+        // Asked for a detail, told the provider's GPUs at that detail.
+        assert_eq!(
+            check_capabilities(&group_with(vec![], Some((1, "vendor/nvidia/model/a100/ram/40Gi"))), &caps)
+                .map_err(|e| e.to_string()),
+            Err("needs gpu a100 40Gi; has a100 80Gi".to_string())
+        );
+        assert_eq!(
+            check_capabilities(&group_with(vec![], Some((1, "vendor/nvidia/model/a100/interface/sxm"))), &caps)
+                .map_err(|e| e.to_string()),
+            Err("needs gpu a100 sxm; has a100".to_string()),
+            "a provider that does not declare the interface: its models"
         );
     }
 }

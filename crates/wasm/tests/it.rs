@@ -248,7 +248,7 @@ fn the_placement_preview_names_who_may_bid_and_why_the_others_may_not() {
     let group = &lines[0]["groups"][0];
     assert_eq!(group["fit"], serde_json::json!([input["providers"][0]["owner"]]), "{group}");
     assert_eq!(group["refused"][0]["provider"], input["providers"][1]["owner"]);
-    assert_eq!(group["refused"][0]["reason"], "needs gpu h100 sxm; has h100", "the interface matters: {group}");
-    assert_eq!(group["refused"][1]["reason"], "needs gpu h100 sxm; has rtx4090", "{group}");
+    assert_eq!(group["refused"][0]["reason"], "needs gpu h100 sxm; has h100 pcie", "the interface matters: {group}");
+    assert_eq!(group["refused"][1]["reason"], "needs gpu h100 sxm; has rtx4090 pcie", "{group}");
     assert_eq!(lines[1]["error"], "the SDL is not valid");
 }
