@@ -234,6 +234,8 @@ export const leases = (query: string) => get<Page<Lease>>(`api/leases?${query}&l
 export const providers = () => get<Page<Provider>>("api/providers?limit=1000");
 export const provider = (address: string) => get<Provider>(`api/providers/${address}`);
 export const audits = (address: string) => get<Page<Audit>>(`api/audits?provider=${address}`);
+/** Every provider's audits, in one request (the node's largest page). */
+export const allAudits = () => get<Page<Audit>>("api/audits?limit=1000");
 export const benchmarks = () => get<Page<Benchmark>>("api/benchmarks?limit=1000");
 export const faucet = (address: string) => send<Submitted>("POST", "api/faucet", { address });
 /** Submits a signed transaction and waits until its block is committed. */

@@ -164,7 +164,8 @@ function leaseName(id: unknown): string {
   return `${l.dseq}/${l.gseq}/${l.oseq}`;
 }
 
-function short(address: string): string {
+/** `stratus1abcdef…wxyz` */
+export function short(address: string): string {
   return address.length > 20 ? `${address.slice(0, 14)}…${address.slice(-4)}` : address;
 }
 

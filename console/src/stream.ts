@@ -24,7 +24,8 @@ export async function follow(
   while (!signal.aborted) {
     onState("connecting");
     const attempt = new AbortController();
-    signal.addEventListener("abort", () => attempt.abort(), { once: true });
+    const stop = () => attempt.abort();
+    signal.addEventListener("abort", stop, { once: true });
     let timer: ReturnType<typeof setTimeout> | undefined;
     const arm = () => {
       clearTimeout(timer);
@@ -56,6 +57,8 @@ export async function follow(
       why = attemptWhy(e, signal);
     } finally {
       clearTimeout(timer);
+      // One listener per attempt, not one more for every reconnect.
+      signal.removeEventListener("abort", stop);
     }
     if (signal.aborted) return;
     onState("stalled", why);

@@ -6,10 +6,7 @@ export function el(tag: string, attrs: Record<string, string>, ...children: (Nod
   return e;
 }
 
-/** `stratus1abcdef…wxyz` */
-export function short(address: string): string {
-  return address.length > 20 ? `${address.slice(0, 14)}…${address.slice(-4)}` : address;
-}
+export { short } from "./logic";
 
 /** A table with a header row; `attrs` go on the table, which scrolls sideways inside its own box
  * when it is wider than the screen (the page itself never does). */

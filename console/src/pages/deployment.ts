@@ -1,11 +1,12 @@
 import {
-  audits,
+  allAudits,
   benchmarks,
   bids,
   deployment,
   gatewayGet,
   gatewayPut,
   providers,
+  type Audit,
   type Bid,
   type Decision,
   type Provider,
@@ -46,13 +47,13 @@ export async function deploymentPage(root: HTMLElement, params: URLSearchParams)
   root.append(el("p", { class: "actions" }, close));
   root.append(out, settled);
 
-  const [list, published] = await Promise.all([providers(), benchmarks()]);
+  const [list, published, vouched] = await Promise.all([
+    providers(),
+    benchmarks(),
+    allAudits().catch(() => ({ items: [] as Audit[] })),
+  ]);
   const audited: Record<string, string[]> = {};
-  await Promise.all(
-    list.items.map(async (p) => {
-      audited[p.owner] = (await audits(p.owner).catch(() => ({ items: [] }))).items.map((a) => short(a.auditor));
-    }),
-  );
+  for (const a of vouched.items) (audited[a.provider] ??= []).push(short(a.auditor));
 
   const accept = (b: Bid) =>
     button("Accept", { "data-accept": b.id.provider }, out, async () => {

@@ -1,4 +1,4 @@
-import { audits, deployment, params, providers, status, templates, type Audit, type Provider } from "../api";
+import { allAudits, deployment, params, providers, status, templates, type Audit, type Provider } from "../api";
 import { groupRows } from "../logic";
 import { button, el, short, table } from "../ui";
 import { currentKey, signAndSubmit } from "../wallet";
@@ -111,9 +111,12 @@ export async function editorPage(root: HTMLElement, params: URLSearchParams): Pr
  * editor still checks SDL offline). */
 async function loadMarket(): Promise<{ providers: Provider[]; audits: Audit[]; aliases: unknown[] } | null> {
   try {
-    const [list, p] = await Promise.all([providers(), params() as Promise<{ auditor_aliases?: unknown[] }>]);
-    const all = await Promise.all(list.items.map((x) => audits(x.owner).then((a) => a.items)));
-    return { providers: list.items, audits: all.flat(), aliases: p.auditor_aliases ?? [] };
+    const [list, all, p] = await Promise.all([
+      providers(),
+      allAudits(),
+      params() as Promise<{ auditor_aliases?: unknown[] }>,
+    ]);
+    return { providers: list.items, audits: all.items, aliases: p.auditor_aliases ?? [] };
   } catch {
     return null;
   }

@@ -52,20 +52,15 @@ export async function providerPage(root: HTMLElement, params: URLSearchParams): 
     gatewayGet<ProviderStatus>(address, "status").catch((e: Error) => e),
   ]);
   const active = l.items.filter((x) => x.state === "active");
-  let earned = 0n;
-  const denoms = new Set<string>();
-  for (const lease of l.items) {
-    earned += parseDec(lease.accrued);
-    denoms.add(lease.price.denom);
-  }
-  // Accrued so far on active leases, priced up to the current height (the ledger settles lazily).
-  const dueNow = await Promise.all(
-    active.map(async (x) => {
-      const info = await deployment(x.id.owner, x.id.dseq);
-      return costSoFar(x, info.escrow, s.height) - parseDec(x.accrued);
-    }),
+  // Each lease's cost so far: a closed one's accrual, an active one's priced up to this block
+  // (the ledger settles lazily).
+  const costs = await Promise.all(
+    l.items.map(async (x) =>
+      x.state === "active" ? costSoFar(x, (await deployment(x.id.owner, x.id.dseq)).escrow, s.height) : parseDec(x.accrued),
+    ),
   );
-  earned += dueNow.reduce((x, y) => x + y, 0n);
+  const earned = costs.reduce((x, y) => x + y, 0n);
+  const denoms = new Set(l.items.map((x) => x.price.denom));
   root.append(
     el("h1", {}, `Provider ${short(address)}`),
     el(

@@ -106,18 +106,6 @@ pub trait Jobs: Send + Sync + 'static {
     fn get(&self, job: &str) -> Option<serde_json::Value>;
 }
 
-/// No training jobs.
-pub struct NoJobs;
-
-impl Jobs for NoJobs {
-    fn list(&self) -> Vec<serde_json::Value> {
-        Vec::new()
-    }
-    fn get(&self, _: &str) -> Option<serde_json::Value> {
-        None
-    }
-}
-
 /// The console's routes, talking to the node at `node`.
 pub fn router(node: &str, jobs: Arc<dyn Jobs>) -> anyhow::Result<Router> {
     stratus_client::install_tls_provider();

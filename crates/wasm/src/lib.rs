@@ -43,10 +43,7 @@ struct ClaimsJson {
 
 fn claims(json: &[u8]) -> Result<(Claims, Option<String>), String> {
     let c: ClaimsJson = serde_json::from_slice(json).map_err(|e| format!("claims: {e}"))?;
-    let public_key: [u8; 32] = hex::decode(&c.public_key)
-        .ok()
-        .and_then(|b| b.try_into().ok())
-        .ok_or("public_key: 64 hex digits (an ed25519 public key)")?;
+    let public_key: [u8; 32] = hex_array(&c.public_key, "public_key: 64 hex digits (an ed25519 public key)")?;
     let provider: Address = c.provider.parse().map_err(|e| format!("provider: {e}"))?;
     let claims = Claims {
         signer: Address::from_public_key(&public_key),
@@ -58,6 +55,11 @@ fn claims(json: &[u8]) -> Result<(Claims, Option<String>), String> {
         expires_at_ms: c.expires_at_ms,
     };
     Ok((claims, c.signature))
+}
+
+/// Exactly `N` bytes of hex, or `wanted` (the field and what it holds) as the error.
+fn hex_array<const N: usize>(text: &str, wanted: &str) -> Result<[u8; N], String> {
+    hex::decode(text).ok().and_then(|b| b.try_into().ok()).ok_or_else(|| wanted.to_string())
 }
 
 /// JSON input, or an error naming `what` could not be read.
@@ -84,10 +86,8 @@ pub fn token_sign_bytes(json: &[u8]) -> String {
 /// `{"error": …}`.
 pub fn token_encode(json: &[u8]) -> String {
     answer(claims(json).and_then(|(claims, signature)| {
-        let signature: [u8; 64] = signature
-            .and_then(|s| hex::decode(s).ok())
-            .and_then(|b| b.try_into().ok())
-            .ok_or("signature: 128 hex digits (an ed25519 signature)")?;
+        const WANTED: &str = "signature: 128 hex digits (an ed25519 signature)";
+        let signature: [u8; 64] = hex_array(&signature.ok_or(WANTED)?, WANTED)?;
         Ok(serde_json::json!({ "token": Token { claims, signature }.encode() }))
     }))
 }

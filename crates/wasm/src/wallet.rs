@@ -11,13 +11,10 @@ use stratus_types::coin::Coin;
 use stratus_types::params::Params;
 use stratus_types::tx::{Msg, Tx, TxBody};
 
-use crate::{answer, parse};
+use crate::{answer, hex_array, parse};
 
 fn secret_key(hex_key: &str) -> Result<SigningKey, String> {
-    let bytes: [u8; 32] = hex::decode(hex_key)
-        .ok()
-        .and_then(|b| b.try_into().ok())
-        .ok_or("secret_key: 64 hex digits (an ed25519 secret key)")?;
+    let bytes: [u8; 32] = hex_array(hex_key, "secret_key: 64 hex digits (an ed25519 secret key)")?;
     Ok(SigningKey::from_bytes(&bytes))
 }
 
@@ -65,10 +62,7 @@ struct EntropyIn {
 /// `{"entropy": hex32}` → `{"mnemonic": 24 words}`.
 pub fn mnemonic_new(json: &[u8]) -> String {
     answer(parse::<EntropyIn>("input", json).and_then(|e| {
-        let entropy: [u8; 32] = hex::decode(&e.entropy)
-            .ok()
-            .and_then(|b| b.try_into().ok())
-            .ok_or("entropy: 64 hex digits of randomness")?;
+        let entropy: [u8; 32] = hex_array(&e.entropy, "entropy: 64 hex digits of randomness")?;
         Ok(serde_json::json!({ "mnemonic": stratus_types::keys::mnemonic_from_entropy(&entropy) }))
     }))
 }
